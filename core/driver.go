@@ -87,3 +87,17 @@ var (
 	// out, cover open). The job waits without spending an attempt.
 	ErrNotReady = errors.New("printer not ready")
 )
+
+// ProfileSetter is implemented by a driver config that needs the printer's
+// profile (the sim renders at the profile's resolution and command set). The
+// config loader calls SetProfile after decoding the driver block, before Open.
+type ProfileSetter interface {
+	SetProfile(p *Profile)
+}
+
+// Labeler is implemented by a Conn that records what it prints (the sim): the
+// queue calls Label with the job's ID before writing a job, so the recording
+// is named after it. Fallback: recordings are numbered.
+type Labeler interface {
+	Label(jobID string)
+}
