@@ -127,18 +127,32 @@ func (p *Profile) CodePageByNumber(n int) (string, bool) {
 	return "", false
 }
 
-// CodePageOrder lists the model's code pages with the default first, then by
-// number: the order an encoder tries them in.
+// preferredPages are tried, after the default, before the rest: the Western
+// pages that hold Spanish, the euro sign and most of Latin-1, so a Spanish
+// ticket switches pages as rarely as possible.
+var preferredPages = []string{"PC858", "WPC1252", "ISO8859-15", "PC850", "ISO8859-1", "PC437"}
+
+// CodePageOrder lists the model's code pages in the order an encoder tries
+// them: the default first, then the Western pages, then the rest by number.
 func (p *Profile) CodePageOrder() []string {
+	rank := func(name string) int {
+		if name == p.DefaultCodePage {
+			return -1
+		}
+		if i := slices.Index(preferredPages, name); i >= 0 {
+			return i
+		}
+		return len(preferredPages)
+	}
 	names := slices.Collect(maps.Keys(p.CodePages))
 	slices.SortFunc(names, func(a, b string) int {
-		switch {
-		case a == p.DefaultCodePage:
-			return -1
-		case b == p.DefaultCodePage:
-			return 1
+		if ra, rb := rank(a), rank(b); ra != rb {
+			return ra - rb
 		}
-		return p.CodePages[a] - p.CodePages[b]
+		if p.CodePages[a] != p.CodePages[b] {
+			return p.CodePages[a] - p.CodePages[b]
+		}
+		return strings.Compare(a, b)
 	})
 	return names
 }
