@@ -148,3 +148,49 @@ profile "star-tsp100" {
   beep              = false
   quirks            = "star"
 }
+
+# Clone printers (Xprinter and the POS-58/POS-80 class share one firmware
+# family). Their ESC t table agrees with Epson's for 0-5 and 16-19 (PC858 is
+# 19, WPC1252 16) but numbers the other pages differently: WPC1250 is 72, not
+# Epson's 45; WPC1251 73, not 46; PC855 60, not 34; PC862 62, not 36;
+# WPC1257 25, not 51; WPC1255 32, not 49. The same firmware also offers PC858
+# at 53 and WPC1252 at 71. Sources: the POS-5890 profile of
+# receipt-print-hq/escpos-printer-db (data/profile/POS-5890.yml) and the
+# Xprinter code page constants of VitalyKravtsov2016/OposWebkassa
+# (src/Shared/EscPrinterXPrinter.pas), which agree on every number used here.
+# The "clone" quirks plugin sends FS . (cancel Kanji mode) after ESC @, maps
+# Epson's ESC t numbers in raw jobs to these, and splits tall GS v 0 rasters.
+
+profile "xprinter-xp80" {
+  description       = "Xprinter XP-80 class clone (80 mm, 576 dots at 203 dpi), Kanji mode on by default"
+  vendor            = "Xprinter"
+  models            = ["XP-80", "XP-N160", "XP-Q80", "XP-Q800", "XP-C230"]
+  command_set       = "escpos"
+  dots_per_line     = 576
+  dpi               = 203
+  font_a_columns    = 48
+  font_b_columns    = 64
+  code_pages        = { PC437 = 0, PC850 = 2, PC860 = 3, PC863 = 4, PC865 = 5, WPC1252 = 16, PC866 = 17, PC852 = 18, PC858 = 19, WPC1257 = 25, WPC1255 = 32, PC855 = 60, PC862 = 62, WPC1250 = 72, WPC1251 = 73 }
+  default_code_page = "PC858"
+  cuts              = ["full", "partial"]
+  qr                = true
+  barcodes          = ["upca", "upce", "ean13", "ean8", "code39", "itf", "codabar", "code93", "code128"]
+  raster            = "gs_v_0"
+  max_band_height   = 256
+  drawer            = true
+  beep              = false
+  quirks            = "clone"
+}
+
+profile "xprinter-xp58" {
+  base            = "xprinter-xp80"
+  description     = "Xprinter XP-58 class clone (58 mm, 384 dots at 203 dpi, no cutter), Kanji mode on by default"
+  models          = ["XP-58", "XP-58IIH", "XP-58IIL", "XP-58IIB"]
+  dots_per_line   = 384
+  font_a_columns  = 32
+  font_b_columns  = 42
+  cuts            = []
+  qr              = false
+  max_band_height = 128
+  drawer          = false
+}
