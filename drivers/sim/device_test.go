@@ -142,6 +142,22 @@ func TestRegistered(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
+	// Every built-in command set has an interpreter; another is refused.
+	for _, name := range []string{"star-tsp650", "star-tsp100"} {
+		var c Config
+		c.SetProfile(profile(t, name))
+		if err := c.Validate(); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	var c Config
+	pcl := profile(t, "generic-80mm")
+	pcl.CommandSet = "pcl"
+	c.SetProfile(pcl)
+	if err := c.Validate(); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("command set pcl: %v, want ErrUnsupported", err)
+	}
+
 	for _, tc := range []struct {
 		cfg  Config
 		prof string
@@ -151,7 +167,6 @@ func TestValidate(t *testing.T) {
 		{Config{DisconnectAfter: -1}, "", "disconnect_after"},
 		{Config{Speed: -1}, "", "speed"},
 		{Config{XOffAt: 10}, "", "xoff_at needs a speed"},
-		{Config{}, "star-tsp650", "not yet supported"},
 	} {
 		c := tc.cfg
 		if tc.prof != "" {

@@ -1,6 +1,6 @@
 // Package sim is a simulated receipt printer. It interprets the bytes a real
-// printer would receive (ESC/POS; Star Line Mode is not yet supported and
-// says so), prints them on a virtual paper roll at the profile's resolution
+// printer would receive (ESC/POS, or Star Line Mode and Star raster graphics
+// for profiles whose command set is starline or stargraphic), prints them on a virtual paper roll at the profile's resolution
 // (576 dots for 80 mm, 512 for the TM-T88 class, 384 for 58 mm), and records
 // each ticket as a 1-bit PNG, a UTF-8 transcript and a JSON sidecar, so a
 // backend's tests can assert what a ticket looks like and says without

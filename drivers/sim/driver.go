@@ -113,7 +113,7 @@ func (c *Config) Validate() error {
 	_, ok := interpreters[p.CommandSet]
 	interpMu.RUnlock()
 	if !ok {
-		return fmt.Errorf("profile %q speaks %s, which is %w (only escpos for now)", p.Name, p.CommandSet, ErrUnsupported)
+		return fmt.Errorf("profile %q speaks %s, which is %w (it interprets escpos, starline and stargraphic)", p.Name, p.CommandSet, ErrUnsupported)
 	}
 	return nil
 }

@@ -21,8 +21,8 @@ type Pulse = paper.Pulse
 var ErrUnsupported = errors.New("not yet supported by the sim")
 
 // An interpreter executes one printer command language on a paper.Roll.
-// ESC/POS is in escpos.go; a Star Line Mode interpreter registers itself
-// in interpreters for core.CommandSetStarLine the same way.
+// ESC/POS is in escpos.go, Star Line Mode and Star Graphic Mode in
+// star.go; each registers itself in interpreters.
 type interpreter interface {
 	// Write interprets the next bytes of the stream; a command split
 	// across calls is completed by the next call.
@@ -67,7 +67,7 @@ func newInterpreter(h *host) (interpreter, error) {
 	f, ok := interpreters[h.profile.CommandSet]
 	interpMu.RUnlock()
 	if !ok {
-		return nil, fmt.Errorf("sim: profile %q speaks %s, which is %w (only escpos for now)", h.profile.Name, h.profile.CommandSet, ErrUnsupported)
+		return nil, fmt.Errorf("sim: profile %q speaks %s, which is %w (it interprets escpos, starline and stargraphic)", h.profile.Name, h.profile.CommandSet, ErrUnsupported)
 	}
 	return f(h), nil
 }

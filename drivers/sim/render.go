@@ -68,7 +68,7 @@ type Options struct {
 
 // Render interprets data as printer bytes for profile p (nil means
 // core.DefaultProfile) and returns the whole roll. Profiles of command sets
-// the sim cannot interpret yet (Star Line Mode) give an error wrapping
+// the sim cannot interpret (none of the built-in ones) give an error wrapping
 // ErrUnsupported. Hostile input is bounded: the roll is at most RollMaxMM
 // long and no declared length makes it allocate.
 func Render(data []byte, p *core.Profile) (*Result, error) {

@@ -130,7 +130,7 @@ func TestProfiles(t *testing.T) {
 		err   bool
 	}{
 		{"", 576, false}, {"generic-80mm", 576, false}, {"epson-tm-t88v", 512, false}, {"generic-58mm", 384, false},
-		{"star-tsp650", 0, true}, {"star-tsp100", 0, true},
+		{"star-tsp650", 576, false}, {"star-tsp100", 576, false},
 	} {
 		prof := defaultProfile()
 		if tc.prof != "" {
