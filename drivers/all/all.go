@@ -3,3 +3,11 @@
 //
 //	import _ "github.com/comandera/comandera/drivers/all"
 package all
+
+import (
+	_ "github.com/comandera/comandera/drivers/libusb"
+	_ "github.com/comandera/comandera/drivers/net"
+	_ "github.com/comandera/comandera/drivers/serial"
+	_ "github.com/comandera/comandera/drivers/sim"
+	_ "github.com/comandera/comandera/drivers/usblp"
+)
