@@ -2,18 +2,10 @@ package escpos
 
 import (
 	"fmt"
-	"image/color"
 	"strings"
 
-	"github.com/boombuler/barcode"
-	"github.com/boombuler/barcode/codabar"
-	"github.com/boombuler/barcode/code128"
-	"github.com/boombuler/barcode/code39"
-	"github.com/boombuler/barcode/code93"
-	"github.com/boombuler/barcode/ean"
-	"github.com/boombuler/barcode/twooffive"
-
 	"github.com/comandera/comandera/core"
+	"github.com/comandera/comandera/escpos/symbol"
 )
 
 // gsK is the GS k function B (m = 65…73) number of each symbology.
@@ -271,46 +263,6 @@ func upceCompress(a string) (string, bool) {
 	return e, upceExpand(a[:1]+e) == a
 }
 
-// barcodeModules estimates the width of a symbol in modules (wide elements
-// counted as 3), to check that it fits the paper.
-func barcodeModules(sym, payload string) int {
-	n := len(payload)
-	switch sym {
-	case "upca", "ean13":
-		return 95
-	case "ean8":
-		return 67
-	case "upce":
-		return 51
-	case "code39":
-		return 16*n - 1
-	case "itf":
-		return 9*n + 9
-	case "codabar":
-		return 14*n - 1
-	case "code93":
-		chars := 0
-		for i := 0; i < n; i++ {
-			c := payload[i]
-			if (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || strings.IndexByte(" -.$/+%", c) >= 0 {
-				chars++
-			} else {
-				chars += 2 // full ASCII: a shift character and a letter
-			}
-		}
-		return 9*(chars+4) + 1
-	case "code128":
-		symbols := 0
-		if strings.HasPrefix(payload, "{C") {
-			symbols = n - 2
-		} else {
-			symbols = len(strings.ReplaceAll(payload[2:], "{{", "{"))
-		}
-		return 11*(symbols+2) + 13
-	}
-	return 0
-}
-
 // barcode prints a barcode block, natively when the profile has the
 // symbology, else as a raster image.
 func (e *encoder) barcode(b *core.Block) error {
@@ -328,16 +280,15 @@ func (e *encoder) barcode(b *core.Block) error {
 		mw = defaultBarW
 	}
 	align := alignByte(b.Align)
-	if !e.p.HasBarcode(sym) {
-		return e.rasterBarcode(sym, b.Text, payload, h, mw, b.HRI, align)
+	code, err := symbol.Barcode(sym, []byte(payload))
+	if err != nil {
+		return fmt.Errorf("%s: %q: %v", sym, b.Text, err)
 	}
-	modules := barcodeModules(sym, payload)
-	if modules*mw > e.p.DotsPerLine {
-		mw = e.p.DotsPerLine / modules
-		if mw < minModule {
-			return fmt.Errorf("%s: %q is about %d modules wide: at %d dots a module that is wider than the paper (%d dots)",
-				sym, b.Text, modules, minModule, e.p.DotsPerLine)
-		}
+	if mw, err = e.fitModule(code, sym, b.Text, mw); err != nil {
+		return err
+	}
+	if !e.p.HasBarcode(sym) {
+		return e.rasterBarcode(code, h, mw, b.HRI, align)
 	}
 	hri := byte(0)
 	if b.HRI {
@@ -356,116 +307,39 @@ func (e *encoder) barcode(b *core.Block) error {
 	return nil
 }
 
-// rasterBarcode draws a barcode the printer cannot print natively, with the
-// human-readable text below it as printer text when hri is set.
-func (e *encoder) rasterBarcode(sym, data, payload string, h, mw int, hri bool, align byte) error {
-	bars, text, err := barPattern(sym, data, payload)
-	if err != nil {
-		return fmt.Errorf("%s: %q: %v", sym, data, err)
+// fitModule returns the module width, reduced if the symbol at mw dots a
+// module would be wider than the paper; an error if even the narrowest
+// module does not fit.
+func (e *encoder) fitModule(code *symbol.Code, sym, data string, mw int) (int, error) {
+	for ; mw > minModule && code.Width(mw) > e.p.DotsPerLine; mw-- {
 	}
-	if len(bars)*mw > e.p.DotsPerLine {
-		mw = e.p.DotsPerLine / len(bars)
-		if mw < minModule {
-			return fmt.Errorf("%s: %q is %d modules wide: at %d dots a module that is wider than the paper (%d dots)",
-				sym, data, len(bars), minModule, e.p.DotsPerLine)
-		}
+	if w := code.Width(mw); w > e.p.DotsPerLine {
+		return 0, fmt.Errorf("%s: %q is %d dots wide at %d dots a module, wider than the paper (%d dots)",
+			sym, data, w, mw, e.p.DotsPerLine)
 	}
-	img := newBitImage(len(bars)*mw, h)
+	return mw, nil
+}
+
+// rasterBarcode draws a barcode the printer cannot print natively, exactly
+// as a printer draws it for GS k (package symbol), with the human-readable
+// text below it as printer text when hri is set.
+func (e *encoder) rasterBarcode(code *symbol.Code, h, mw int, hri bool, align byte) error {
+	bars := code.Dots(mw)
+	img := newBitImage(len(bars), h)
 	for x, on := range bars {
 		if !on {
 			continue
 		}
-		for dx := 0; dx < mw; dx++ {
-			for y := 0; y < h; y++ {
-				img.set(x*mw+dx, y)
-			}
+		for y := 0; y < h; y++ {
+			img.set(x, y)
 		}
 	}
 	e.raster(img, align)
 	if hri {
 		e.setStyle(style{align: align})
-		e.writeLine([]rune(text))
+		e.writeLine([]rune(code.HRI))
 		e.setStyle(style{})
 	}
 	e.out = append(e.out, LF)
 	return nil
-}
-
-// barPattern returns the modules of a symbol (true = bar) and its
-// human-readable text, from the data and the payload barcodeData made of it.
-func barPattern(sym, data, payload string) ([]bool, string, error) {
-	var bc barcode.Barcode
-	var err error
-	text := payload
-	switch sym {
-	case "upca":
-		bc, err = ean.Encode("0" + payload)
-		if err == nil {
-			text = bc.Content()[1:]
-		}
-	case "ean13", "ean8":
-		bc, err = ean.Encode(payload)
-		if err == nil {
-			text = bc.Content()
-		}
-	case "upce":
-		bars, text := upcePattern(payload)
-		return bars, text, nil
-	case "code39":
-		bc, err = code39.Encode(payload[1:len(payload)-1], false, false)
-	case "itf":
-		bc, err = twooffive.Encode(payload, true)
-	case "codabar":
-		bc, err = codabar.Encode(payload)
-	case "code93":
-		bc, err = code93.Encode(payload, true, true)
-	case "code128":
-		text = data
-		bc, err = code128.Encode(data)
-	default:
-		err = fmt.Errorf("no raster encoder")
-	}
-	if err != nil {
-		return nil, "", err
-	}
-	r := bc.Bounds()
-	bars := make([]bool, r.Dx())
-	for x := range bars {
-		g := color.GrayModel.Convert(bc.At(r.Min.X+x, r.Min.Y)).(color.Gray)
-		bars[x] = g.Y < 128
-	}
-	return bars, text, nil
-}
-
-// UPC-E digit patterns (7 modules each, true = bar): odd parity (the EAN
-// L set) and even parity (the G set).
-var (
-	upcOdd  = [10]string{"0001101", "0011001", "0010011", "0111101", "0100011", "0110001", "0101111", "0111011", "0110111", "0001011"}
-	upcEven = [10]string{"0100111", "0110011", "0011011", "0100001", "0011101", "0111001", "0000101", "0010001", "0001001", "0010111"}
-	// upceParity, by check digit, for number system 0: 'E' even, 'O' odd.
-	upceParity = [10]string{"EEEOOO", "EEOEOO", "EEOOEO", "EEOOOE", "EOEEOO", "EOOEEO", "EOOOEE", "EOEOEO", "EOEOOE", "EOOEOE"}
-)
-
-// upcePattern draws UPC-E from its 11-digit UPC-A form (number system 0):
-// guard 101, six digits whose parities encode the check digit, guard
-// 010101. boombuler/barcode has no UPC-E.
-func upcePattern(a string) ([]bool, string) {
-	e, _ := upceCompress(a)
-	check := gs1Check(a)
-	par := upceParity[check-'0']
-	s := "101"
-	for i := 0; i < 6; i++ {
-		d := e[i] - '0'
-		if par[i] == 'E' {
-			s += upcEven[d]
-		} else {
-			s += upcOdd[d]
-		}
-	}
-	s += "010101"
-	bars := make([]bool, len(s))
-	for i := range s {
-		bars[i] = s[i] == '1'
-	}
-	return bars, "0" + e + string(check)
 }

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"golang.org/x/text/unicode/norm"
 
 	"github.com/comandera/comandera/core"
 )
@@ -359,73 +358,29 @@ func (e *encoder) writeLine(s []rune) {
 }
 
 func (e *encoder) text(b *core.Block) {
-	cols := e.cols(b.Font, b.Width)
 	e.setStyle(blockStyle(b))
-	for _, l := range splitLines(b.Text) {
-		for _, w := range wrap(prepare(l), cols) {
-			e.writeLine(w)
-		}
+	for _, l := range TextLines(b.Text, e.cols(b.Font, b.Width)) {
+		e.writeLine(l)
 	}
 	e.setStyle(style{})
 }
 
 // rule prints a separator line.
 func (e *encoder) rule(b *core.Block) {
-	ch, _ := utf8.DecodeRuneInString(b.Text)
-	if b.Text == "" {
-		ch = '-'
-	}
-	n := e.cols(b.Font, 1)
 	e.setStyle(style{font: fontByte(b.Font), bold: b.Bold})
-	line := make([]rune, n)
-	for i := range line {
-		line[i] = ch
-	}
-	e.writeLine(line)
+	e.writeLine(RuleLine(b.Text, e.cols(b.Font, 1)))
 	e.setStyle(style{})
 }
 
-// columns prints an item and a price: the right text right-aligned on the
-// first line, the left text wrapped in the space left of it.
+// columns prints an item and a price (ColumnLines).
 func (e *encoder) columns(b *core.Block) {
-	cols := e.cols(b.Font, b.Width)
 	st := blockStyle(b)
 	st.align = 0
 	e.setStyle(st)
-	defer e.setStyle(style{})
-
-	var left, right string
-	if len(b.Columns) > 0 {
-		left = b.Columns[0]
+	for _, l := range ColumnLines(b.Columns, e.cols(b.Font, b.Width)) {
+		e.writeLine(l)
 	}
-	if len(b.Columns) > 1 {
-		right = strings.Join(splitLines(b.Columns[1]), " ")
-	}
-	r := trimSpaces(prepare(right))
-	lw := cols - len(r) - 1
-	if len(r) == 0 || lw < 1 {
-		// No price, or a price too long to share a line: the item wrapped
-		// to the full width, then the price right-aligned on its own lines.
-		for _, l := range splitLines(left) {
-			for _, w := range wrap(prepare(l), cols) {
-				e.writeLine(w)
-			}
-		}
-		for _, w := range wrap(r, cols) {
-			e.writeLine(padLeft(w, cols))
-		}
-		return
-	}
-	first := true
-	for _, l := range splitLines(left) {
-		for _, w := range wrap(prepare(l), lw) {
-			if first {
-				w = append(padRight(w, cols-len(r)), r...)
-				first = false
-			}
-			e.writeLine(w)
-		}
-	}
+	e.setStyle(style{})
 }
 
 // cut feeds the paper to the cutter and cuts, with the kind asked for if
@@ -476,95 +431,4 @@ func (e *encoder) feedDots(n int) {
 		e.out = append(e.out, ESC, 'J', byte(k))
 		n -= k
 	}
-}
-
-// splitLines splits text on newlines ("\r\n" too). A single trailing newline
-// ends the last line rather than starting an empty one; empty text is one
-// empty line.
-func splitLines(s string) []string {
-	s = strings.TrimSuffix(s, "\n")
-	lines := strings.Split(s, "\n")
-	for i, l := range lines {
-		lines[i] = strings.TrimSuffix(l, "\r")
-	}
-	return lines
-}
-
-// prepare turns one line into the runes that will print, one rune per
-// character cell: NFC-normalised as the Transcoder does, tabs as spaces.
-func prepare(s string) []rune {
-	r := []rune(norm.NFC.String(s))
-	for i, c := range r {
-		if c == '\t' {
-			r[i] = ' '
-		}
-	}
-	return r
-}
-
-// wrap breaks a line into lines of at most cols runes, at spaces where it
-// can, inside words where it must. Spaces at a break are dropped; leading
-// spaces (indentation) are kept.
-func wrap(s []rune, cols int) [][]rune {
-	if len(s) <= cols {
-		return [][]rune{s}
-	}
-	var out [][]rune
-	for len(s) > cols {
-		brk := -1
-		for i := cols; i > 0; i-- {
-			if s[i] == ' ' {
-				brk = i
-				break
-			}
-		}
-		end := brk
-		for end > 0 && s[end-1] == ' ' {
-			end--
-		}
-		if brk <= 0 || end == 0 { // one word longer than the line
-			out = append(out, s[:cols])
-			s = s[cols:]
-			continue
-		}
-		out = append(out, s[:end])
-		for brk < len(s) && s[brk] == ' ' {
-			brk++
-		}
-		s = s[brk:]
-	}
-	if len(s) > 0 {
-		out = append(out, s)
-	}
-	return out
-}
-
-func trimSpaces(r []rune) []rune {
-	for len(r) > 0 && r[0] == ' ' {
-		r = r[1:]
-	}
-	for len(r) > 0 && r[len(r)-1] == ' ' {
-		r = r[:len(r)-1]
-	}
-	return r
-}
-
-func padRight(r []rune, n int) []rune {
-	out := make([]rune, 0, max(n, len(r)))
-	out = append(out, r...)
-	for len(out) < n {
-		out = append(out, ' ')
-	}
-	return out
-}
-
-func padLeft(r []rune, n int) []rune {
-	if len(r) >= n {
-		return r
-	}
-	out := make([]rune, n-len(r), n)
-	for i := range out {
-		out[i] = ' '
-	}
-	return append(out, r...)
 }

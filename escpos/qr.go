@@ -3,25 +3,19 @@ package escpos
 import (
 	"fmt"
 
-	qrcode "github.com/skip2/go-qrcode"
-
 	"github.com/comandera/comandera/core"
+	"github.com/comandera/comandera/escpos/symbol"
 )
 
 // qrLevels maps a document's error correction level to the GS ( k fn=69
-// parameter and to go-qrcode's level.
-var qrLevels = map[string]struct {
-	n     byte
-	level qrcode.RecoveryLevel
-}{
-	"l": {48, qrcode.Low},
-	"m": {49, qrcode.Medium},
-	"q": {50, qrcode.High},
-	"h": {51, qrcode.Highest},
-}
+// parameter.
+var qrLevels = map[string]byte{"l": 48, "m": 49, "q": 50, "h": 51}
+
+// qrQuietZone is the light margin, in modules, around a raster QR code.
+const qrQuietZone = 4
 
 // qr prints a QR code block: natively with GS ( k on profiles that have it,
-// else as a raster image of go-qrcode's symbol. In both cases the module
+// else as a raster image of the symbol a printer would draw (package symbol). In both cases the module
 // size shrinks if the symbol would not fit the paper.
 func (e *encoder) qr(b *core.Block) error {
 	lv := b.Level
@@ -36,15 +30,15 @@ func (e *encoder) qr(b *core.Block) error {
 	if size <= 0 {
 		size = defaultQRSize
 	}
-	q, err := qrcode.New(b.Text, level.level)
+	m, err := symbol.QR([]byte(b.Text), level)
 	if err != nil {
 		return fmt.Errorf("qr: %d bytes do not fit in a QR code at level %s: %v", len(b.Text), lv, err)
 	}
 	align := alignByte(b.Align)
 	if !e.p.QR {
-		return e.rasterQR(q, size, align)
+		return e.rasterQR(m, size, align)
 	}
-	modules := 17 + 4*q.VersionNumber
+	modules := len(m)
 	if modules*size > e.p.DotsPerLine {
 		size = e.p.DotsPerLine / modules
 		if size < 1 {
@@ -56,7 +50,7 @@ func (e *encoder) qr(b *core.Block) error {
 	e.out = append(e.out,
 		GS, '(', 'k', 4, 0, 49, 65, 50, 0, // fn=65: model 2
 		GS, '(', 'k', 3, 0, 49, 67, byte(size), // fn=67: module size
-		GS, '(', 'k', 3, 0, 49, 69, level.n, // fn=69: error correction
+		GS, '(', 'k', 3, 0, 49, 69, level, // fn=69: error correction
 		GS, '(', 'k', byte(n), byte(n>>8), 49, 80, 48) // fn=80: store
 	e.out = append(e.out, b.Text...)
 	e.out = append(e.out, GS, '(', 'k', 3, 0, 49, 81, 48, LF) // fn=81: print
@@ -64,10 +58,9 @@ func (e *encoder) qr(b *core.Block) error {
 	return nil
 }
 
-// rasterQR draws the symbol, with its quiet zone, size dots per module.
-func (e *encoder) rasterQR(q *qrcode.QRCode, size int, align byte) error {
-	bm := q.Bitmap() // includes the 4-module quiet zone
-	n := len(bm)
+// rasterQR draws the symbol m, with its quiet zone, size dots per module.
+func (e *encoder) rasterQR(m [][]bool, size int, align byte) error {
+	n := len(m) + 2*qrQuietZone
 	if n*size > e.p.DotsPerLine {
 		size = e.p.DotsPerLine / n
 		if size < 1 {
@@ -75,14 +68,15 @@ func (e *encoder) rasterQR(q *qrcode.QRCode, size int, align byte) error {
 		}
 	}
 	img := newBitImage(n*size, n*size)
-	for y, row := range bm {
+	for y, row := range m {
 		for x, on := range row {
 			if !on {
 				continue
 			}
+			x0, y0 := (x+qrQuietZone)*size, (y+qrQuietZone)*size
 			for dy := 0; dy < size; dy++ {
 				for dx := 0; dx < size; dx++ {
-					img.set(x*size+dx, y*size+dy)
+					img.set(x0+dx, y0+dy)
 				}
 			}
 		}

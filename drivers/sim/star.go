@@ -8,7 +8,7 @@ import (
 	"github.com/comandera/comandera/core"
 	"github.com/comandera/comandera/drivers/sim/font"
 	"github.com/comandera/comandera/drivers/sim/paper"
-	"github.com/comandera/comandera/drivers/sim/symbol"
+	"github.com/comandera/comandera/escpos/symbol"
 	"github.com/comandera/comandera/escpos"
 )
 

@@ -12,10 +12,8 @@ package starline
 import (
 	"fmt"
 	"strings"
-	"unicode/utf8"
 
 	qrcode "github.com/skip2/go-qrcode"
-	"golang.org/x/text/unicode/norm"
 
 	"github.com/comandera/comandera/core"
 	"github.com/comandera/comandera/escpos"
@@ -291,70 +289,28 @@ func (e *encoder) writeLine(s []rune) {
 }
 
 func (e *encoder) text(b *core.Block) {
-	cols := e.cols(b.Font, b.Width)
 	e.setStyle(blockStyle(b))
-	for _, l := range splitLines(b.Text) {
-		for _, w := range wrap(prepare(l), cols) {
-			e.writeLine(w)
-		}
+	for _, l := range escpos.TextLines(b.Text, e.cols(b.Font, b.Width)) {
+		e.writeLine(l)
 	}
 	e.setStyle(style{})
 }
 
 func (e *encoder) rule(b *core.Block) {
-	ch, _ := utf8.DecodeRuneInString(b.Text)
-	if b.Text == "" {
-		ch = '-'
-	}
-	n := e.cols(b.Font, 1)
 	e.setStyle(style{font: fontByte(b.Font), bold: b.Bold})
-	line := make([]rune, n)
-	for i := range line {
-		line[i] = ch
-	}
-	e.writeLine(line)
+	e.writeLine(escpos.RuleLine(b.Text, e.cols(b.Font, 1)))
 	e.setStyle(style{})
 }
 
-// columns prints an item and a price: the right text right-aligned on the
-// first line, the left text wrapped in the space left of it.
+// columns prints an item and a price, laid out as escpos.ColumnLines does.
 func (e *encoder) columns(b *core.Block) {
-	cols := e.cols(b.Font, b.Width)
 	st := blockStyle(b)
 	st.align = 0
 	e.setStyle(st)
-	defer e.setStyle(style{})
-
-	var left, right string
-	if len(b.Columns) > 0 {
-		left = b.Columns[0]
+	for _, l := range escpos.ColumnLines(b.Columns, e.cols(b.Font, b.Width)) {
+		e.writeLine(l)
 	}
-	if len(b.Columns) > 1 {
-		right = strings.Join(splitLines(b.Columns[1]), " ")
-	}
-	r := trimSpaces(prepare(right))
-	lw := cols - len(r) - 1
-	if len(r) == 0 || lw < 1 {
-		for _, l := range splitLines(left) {
-			for _, w := range wrap(prepare(l), cols) {
-				e.writeLine(w)
-			}
-		}
-		for _, w := range wrap(r, cols) {
-			e.writeLine(padLeft(w, cols))
-		}
-		return
-	}
-	first := true
-	for _, l := range splitLines(left) {
-		for _, w := range wrap(prepare(l), lw) {
-			if first {
-				w = append(padRight(w, cols-len(r)), r...)
-				first = false
-			}
-			e.writeLine(w)
-		}
-	}
+	e.setStyle(style{})
 }
 
 // feed feeds n lines: Line Spacing: ESC a n, "Feed paper n lines".
@@ -491,7 +447,7 @@ func (e *encoder) barcode(b *core.Block) error {
 		}
 		if b.HRI {
 			e.setStyle(style{align: alignByte(b.Align)})
-			e.writeLine(prepare(b.Text))
+			e.writeLine([]rune(b.Text))
 			e.setStyle(style{})
 		}
 		return nil
@@ -556,90 +512,4 @@ func starBarcodeData(sym, data string) (string, bool) {
 		return d, true
 	}
 	return data, true
-}
-
-// splitLines, prepare, wrap, trimSpaces, padRight and padLeft lay text out
-// exactly as escpos.Encode does, so both command sets wrap alike.
-
-func splitLines(s string) []string {
-	s = strings.TrimSuffix(s, "\n")
-	lines := strings.Split(s, "\n")
-	for i, l := range lines {
-		lines[i] = strings.TrimSuffix(l, "\r")
-	}
-	return lines
-}
-
-func prepare(s string) []rune {
-	r := []rune(norm.NFC.String(s))
-	for i, c := range r {
-		if c == '\t' {
-			r[i] = ' '
-		}
-	}
-	return r
-}
-
-func wrap(s []rune, cols int) [][]rune {
-	if len(s) <= cols {
-		return [][]rune{s}
-	}
-	var out [][]rune
-	for len(s) > cols {
-		brk := -1
-		for i := cols; i > 0; i-- {
-			if s[i] == ' ' {
-				brk = i
-				break
-			}
-		}
-		end := brk
-		for end > 0 && s[end-1] == ' ' {
-			end--
-		}
-		if brk <= 0 || end == 0 {
-			out = append(out, s[:cols])
-			s = s[cols:]
-			continue
-		}
-		out = append(out, s[:end])
-		for brk < len(s) && s[brk] == ' ' {
-			brk++
-		}
-		s = s[brk:]
-	}
-	if len(s) > 0 {
-		out = append(out, s)
-	}
-	return out
-}
-
-func trimSpaces(r []rune) []rune {
-	for len(r) > 0 && r[0] == ' ' {
-		r = r[1:]
-	}
-	for len(r) > 0 && r[len(r)-1] == ' ' {
-		r = r[:len(r)-1]
-	}
-	return r
-}
-
-func padRight(r []rune, n int) []rune {
-	out := make([]rune, 0, max(n, len(r)))
-	out = append(out, r...)
-	for len(out) < n {
-		out = append(out, ' ')
-	}
-	return out
-}
-
-func padLeft(r []rune, n int) []rune {
-	if len(r) >= n {
-		return r
-	}
-	out := make([]rune, n-len(r), n)
-	for i := range out {
-		out[i] = ' '
-	}
-	return append(out, r...)
 }

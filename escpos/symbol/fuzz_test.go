@@ -8,7 +8,7 @@ import (
 // FuzzBarcode feeds GS k data from outside to every symbology: no panic, an
 // error or a well-formed code, never both.
 //
-//	go test -run '^$' -fuzz FuzzBarcode -fuzztime 60s ./drivers/sim/symbol/
+//	go test -run '^$' -fuzz FuzzBarcode -fuzztime 60s ./escpos/symbol/
 func FuzzBarcode(f *testing.F) {
 	for _, tc := range cases {
 		for i, s := range Symbologies {
@@ -49,7 +49,7 @@ func FuzzBarcode(f *testing.F) {
 
 // FuzzQR feeds GS ( k data: no panic, a square QR matrix or an error.
 //
-//	go test -run '^$' -fuzz FuzzQR -fuzztime 60s ./drivers/sim/symbol/
+//	go test -run '^$' -fuzz FuzzQR -fuzztime 60s ./escpos/symbol/
 func FuzzQR(f *testing.F) {
 	f.Add([]byte("https://example.com/t/8812"), byte('M'))
 	f.Add([]byte("0123456789"), byte('0'))
