@@ -130,9 +130,13 @@ printer "kitchen" {
   #
   # A USB printer through libusb (binaries built with -tags libusb):
   # libusb {
-  #   vendor_id  = "04b8"
-  #   product_id = "0e28"
-  #   serial     = "X5ZG012345"
+  #   vendor_id            = "04b8"
+  #   product_id           = "0e28"
+  #   serial               = "X5ZG012345" # only to tell identical printers apart
+  #   interface            = 0            # default: the printer-class interface, else the vendor one
+  #   detach_kernel_driver = true         # take the device from usblp if it holds it
+  #   write_timeout        = "30s"
+  #   status_timeout       = "500ms"
   # }
   #
   # An RS-232 or USB-serial printer; set what its self-test page shows:
@@ -149,8 +153,12 @@ printer "kitchen" {
   #
   # A network printer on the raw TCP port (JetDirect/AppSocket):
   # net {
-  #   address = "192.168.1.50:9100"
-  #   timeout = "5s"
+  #   address        = "192.168.1.50:9100" # port 9100 when none is given
+  #   dial_timeout   = "5s"
+  #   write_timeout  = "30s"   # a write making no progress this long fails
+  #   status_timeout = "500ms" # wait for a DLE EOT answer; none: state "unknown"
+  #   keepalive      = "15s"
+  #   close_timeout  = "2s"    # wait for the printer to confirm it took every byte
   # }
 }
 
