@@ -318,3 +318,24 @@ func IsPermanent(err error) bool {
 	var p *permanentError
 	return errors.As(err, &p)
 }
+
+// Partial marks err as a failure after some of the job's bytes reached the
+// printer: part of the ticket may be on the paper, so the retry prints with
+// a visible REPRINT line, as after a crash. Print returns Partial(err).
+func Partial(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &partialError{err}
+}
+
+type partialError struct{ err error }
+
+func (e *partialError) Error() string { return e.err.Error() }
+func (e *partialError) Unwrap() error { return e.err }
+
+// IsPartial reports whether err was marked with Partial.
+func IsPartial(err error) bool {
+	var p *partialError
+	return errors.As(err, &p)
+}

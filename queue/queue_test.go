@@ -1017,3 +1017,47 @@ func TestPayloadRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestNonOfflineErrorsDoNotFailOver shows that errors which do not say the
+// printer is unreachable (a quirks plugin that crashed, an unclassified driver
+// error) are retried without marking the printer down, so they never move its
+// jobs to the fallback.
+func TestNonOfflineErrorsDoNotFailOver(t *testing.T) {
+	flaky, fb := newFake(), newFake()
+	flaky.failFn = func(_ *Job, call int) error {
+		if call <= 3 {
+			return errors.New("plugin crashed")
+		}
+		return nil
+	}
+	pa := fast("kitchen", flaky)
+	pa.Fallback, pa.FailoverAfter, pa.MaxAttempts = "bar", time.Millisecond, 10
+	q, _ := openQueue(t, Options{Printers: []PrinterConfig{pa, fast("bar", fb)}})
+	j := wait(t, q, submit(t, q, Request{Printer: "kitchen", Content: "x"}).ID)
+	if j.State != core.JobPrinted || j.Printer != "kitchen" || j.FailedOverFrom != "" || j.Attempts != 4 {
+		t.Fatalf("job %s on %s (from %q) after %d attempts", j.State, j.Printer, j.FailedOverFrom, j.Attempts)
+	}
+	if len(fb.ids()) != 0 {
+		t.Errorf("the fallback printed %v", fb.ids())
+	}
+	if j.Reprint {
+		t.Errorf("a retry after an error before any byte was sent is marked REPRINT")
+	}
+}
+
+// TestPartialWriteRetryIsMarked shows that a retry after a failure part-way
+// through a job (some bytes may be on the paper) prints with REPRINT.
+func TestPartialWriteRetryIsMarked(t *testing.T) {
+	f := newFake()
+	f.failFn = func(_ *Job, call int) error {
+		if call == 1 {
+			return Partial(fmt.Errorf("link dropped after 300 bytes: %w", core.ErrOffline))
+		}
+		return nil
+	}
+	q, _ := openQueue(t, Options{Printers: []PrinterConfig{fast("kitchen", f)}})
+	j := wait(t, q, submit(t, q, Request{Printer: "kitchen", Content: "x"}).ID)
+	if j.State != core.JobPrinted || j.Attempts != 2 || !j.Reprint {
+		t.Fatalf("job %s after %d attempts, reprint %v", j.State, j.Attempts, j.Reprint)
+	}
+}

@@ -501,15 +501,24 @@ func (w *worker) outcome(job *Job, err error) {
 		w.setNotReady(msg)
 		mutate = requeue(now.Add(w.cfg.PollEvery), false, false)
 	default:
+		// Only an unreachable printer counts as down (and starts the
+		// failover clock); other errors (a plugin that crashed, a driver
+		// error it did not classify) are retried without blaming the printer.
 		offline := errors.Is(err, core.ErrOffline)
-		w.markDown(msg)
+		if offline {
+			w.markDown(msg)
+		} else {
+			w.mu.Lock()
+			w.lastError = msg
+			w.mu.Unlock()
+		}
 		if !offline && job.Attempts >= w.cfg.MaxAttempts {
 			w.log.Error("job failed", "job", job.ID, "attempts", job.Attempts, "err", err)
 			mutate = fail(fmt.Sprintf("%s (gave up after %d attempts)", msg, job.Attempts))
 		} else {
 			d := backoff(w.cfg.RetryBackoff, w.cfg.RetryMax, job.Attempts)
 			w.log.Warn("print failed; will retry", "job", job.ID, "attempt", job.Attempts, "retry_in", d, "err", err)
-			mutate = requeue(now.Add(d), true, false)
+			mutate = requeue(now.Add(d), true, IsPartial(err))
 		}
 	}
 	var serr error

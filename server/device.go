@@ -89,7 +89,9 @@ func (d *device) Print(ctx context.Context, job *queue.Job) (err error) {
 	}
 	err = write(ctx, conn, data)
 	if cerr := conn.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("closing the connection: %w", cerr)
+		// Every byte was written but the printer did not confirm it took
+		// them (the net driver confirms in Close): part may be on paper.
+		err = queue.Partial(fmt.Errorf("closing the connection: %w", cerr))
 	}
 	conn = nil
 	if err != nil {
@@ -116,15 +118,19 @@ func write(ctx context.Context, conn core.Conn, data []byte) error {
 		if err == nil {
 			err = errors.New("the write finished as it was cut off")
 		}
-		return fmt.Errorf("write interrupted (%v): %w", ctx.Err(), err)
-	}
-	if err == nil && n < len(data) {
+		err = fmt.Errorf("write interrupted (%v): %w", ctx.Err(), err)
+	} else if err == nil && n < len(data) {
 		err = io.ErrShortWrite
 	}
-	if err != nil {
-		return fmt.Errorf("writing %d bytes (%d sent): %w", len(data), n, err)
+	if err == nil {
+		return nil
 	}
-	return nil
+	err = fmt.Errorf("writing %d bytes (%d sent): %w", len(data), n, err)
+	if n > 0 {
+		// Part of the ticket may be on the paper: the retry is marked REPRINT.
+		err = queue.Partial(err)
+	}
+	return err
 }
 
 // onceCloser closes a connection at most once from the ctx watcher; Print

@@ -151,6 +151,9 @@ func TestNetSim(t *testing.T) {
 		if got.Attempts != 2 {
 			t.Errorf("attempts %d, want 2 (the first connection dropped)", got.Attempts)
 		}
+		if !got.Reprint {
+			t.Errorf("the retry after a torn ticket is not marked REPRINT")
+		}
 		ts := waitTickets(t, flakyOut, 2)
 		if len(ts) != 2 {
 			t.Fatalf("%d tickets, want the torn one and the reprint: %+v", len(ts), ts)
@@ -166,6 +169,9 @@ func TestNetSim(t *testing.T) {
 			t.Errorf("second ticket: cut %q, warnings %q", whole.Cut, whole.Warnings)
 		}
 		hasLines(t, "the retried ticket", whole.Text)
+		if !strings.Contains(whole.Text, "REPRINT") {
+			t.Errorf("the retried ticket has no REPRINT line:\n%s", whole.Text)
+		}
 	})
 
 	t.Run("paper out over DLE EOT", func(t *testing.T) {
