@@ -94,10 +94,10 @@ func fromPBStatus(s *pluginpb.Status) core.Status {
 
 func toPBInfo(in Info) *pluginpb.InfoResponse {
 	return &pluginpb.InfoResponse{Name: in.Name, Version: in.Version, ApiVersion: i32(in.APIVersion),
-		CommandSets: in.CommandSets, Capabilities: in.Capabilities}
+		CommandSets: in.CommandSets, Capabilities: in.Capabilities, StatusRequest: in.StatusRequest}
 }
 
 func fromPBInfo(in *pluginpb.InfoResponse) Info {
 	return Info{Name: in.GetName(), Version: in.GetVersion(), APIVersion: int(in.GetApiVersion()),
-		CommandSets: in.GetCommandSets(), Capabilities: in.GetCapabilities()}
+		CommandSets: in.GetCommandSets(), Capabilities: in.GetCapabilities(), StatusRequest: in.GetStatusRequest()}
 }

@@ -319,7 +319,7 @@ func (p *Plugin) startLocked(ctx context.Context) error {
 		pid = rc.Pid
 	}
 	p.log.Info("plugin ready", "name", info.Name, "version", info.Version, "pid", pid,
-		"command_sets", info.CommandSets, "capabilities", info.Capabilities)
+		"command_sets", info.CommandSets, "capabilities", info.Capabilities, "status_request", fmt.Sprintf("% x", info.StatusRequest))
 	return nil
 }
 

@@ -10,9 +10,12 @@ import (
 
 // Mock is a Quirks for tests of code that uses plugins. Each method calls its
 // Func field; a nil Func answers ErrUnsupported (Info answers a plugin named
-// "mock"). It records the methods called, in order, and is safe for
-// concurrent use.
+// "mock" with StatusRequest). It records the methods called, in order, and
+// is safe for concurrent use.
 type Mock struct {
+	// StatusRequest is the Info.StatusRequest of the default Info.
+	StatusRequest []byte
+
 	InfoFunc        func(ctx context.Context) (Info, error)
 	EncodeFunc      func(ctx context.Context, doc core.Document, p *core.Profile) ([]byte, error)
 	TransformFunc   func(ctx context.Context, data []byte, p *core.Profile) ([]byte, error)
@@ -41,7 +44,7 @@ func (m *Mock) Calls() []string {
 func (m *Mock) Info(ctx context.Context) (Info, error) {
 	m.record("Info")
 	if m.InfoFunc == nil {
-		return Info{Name: "mock", Version: "0", APIVersion: APIVersion}, nil
+		return Info{Name: "mock", Version: "0", APIVersion: APIVersion, StatusRequest: slices.Clone(m.StatusRequest)}, nil
 	}
 	return m.InfoFunc(ctx)
 }

@@ -48,7 +48,20 @@ type Info struct {
 	// ("starline", "stargraphic"); for others it answers ErrUnsupported.
 	CommandSets  []string
 	Capabilities []string // CapEncode, CapTransform, CapStatus
+	// StatusRequest is what asks the printer for its status in its own
+	// language (for Star: ESC ACK SOH, answered with an automatic status,
+	// ASB). The host sends it on a bidirectional connection to printers
+	// whose profile's command set is not escpos (their drivers ask those
+	// with DLE EOT), reads the answer for a short while and decodes it with
+	// ParseStatus; no answer, or one ParseStatus rejects, is an unknown
+	// status. Empty: the plugin does not ask. At most MaxStatusRequest
+	// bytes.
+	StatusRequest []byte
 }
+
+// MaxStatusRequest bounds Info.StatusRequest: a status request is a short
+// real-time command, and a longer one is ignored by the host.
+const MaxStatusRequest = 64
 
 // Quirks is what a plugin implements: a vendor's deviations from plain
 // ESC/POS. Every method may answer ErrUnsupported; the host then falls back

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -20,6 +21,22 @@ import (
 // idleKeep is how long a connection opened to read the status is kept for
 // the Print that normally follows at once.
 const idleKeep = time.Second
+
+// vendorReplyTimeout bounds the wait for the answer to a quirks plugin's
+// status request, and separately the plugin's decoding of it: a printer
+// answers a real-time request at once, and a printer that does not answer
+// is "unknown" after this long.
+const vendorReplyTimeout = time.Second
+
+// maxVendorReply bounds the bytes read as the answer to a status request
+// (a Star ASB is 7 to 9 bytes, with LAN extended data at most 0x200 more).
+const maxVendorReply = 1024
+
+// vendorQuietRetry is how long after a status request went unanswered the
+// printer is not asked again, so a printer that never answers (a
+// unidirectional interface) does not cost every job vendorReplyTimeout, as
+// the drivers do with DLE EOT.
+const vendorQuietRetry = time.Minute
 
 // A device is one configured printer as the queue sees it: it implements
 // queue.Printer on top of the driver, the encoder and the quirks plugin.
@@ -43,6 +60,10 @@ type device struct {
 	status core.Status // last status read (by the worker or a probe)
 	err    error       // last error reaching the printer
 	at     time.Time   // when status or err was recorded
+
+	info   *plugins.Info // the plugin's Info, when it had to be asked; guarded by io
+	badReq bool          // the plugin's status request was refused (logged once); guarded by io
+	quiet  time.Time     // when a status request last went unanswered; guarded by io
 }
 
 var _ queue.Printer = (*device)(nil)
@@ -157,7 +178,9 @@ func (d *device) Status(ctx context.Context) (st core.Status, err error) {
 	return st, err
 }
 
-// readStatus opens (or reuses) a connection and asks it; with keep, the
+// readStatus opens (or reuses) a connection and asks it: the driver's own
+// status (core.StatusReader), then, for a printer whose quirks plugin has a
+// status request, the printer itself (vendorStatus). With keep, the
 // connection is kept for the next Print. d.io is held.
 func (d *device) readStatus(ctx context.Context, keep bool) (st core.Status, err error) {
 	var conn core.Conn
@@ -183,13 +206,204 @@ func (d *device) readStatus(ctx context.Context, keep bool) (st core.Status, err
 			return st, err
 		}
 	}
-	if keep {
+	reuse := true
+	if req := d.statusRequest(ctx); req != nil {
+		var vst core.Status
+		vst, reuse, err = d.vendorStatus(ctx, conn, req)
+		if err != nil {
+			closeQuietly(conn)
+			conn = nil
+			return core.Status{}, err
+		}
+		st = mergeStatus(st, vst)
+	}
+	if keep && reuse {
 		d.keepIdle(conn)
 	} else {
 		closeQuietly(conn)
 	}
 	conn = nil
 	return st, nil
+}
+
+// statusRequest returns the bytes the quirks plugin asks this printer's
+// status with (plugins.Info.StatusRequest), or nil: no plugin, a plugin
+// without a request, or an ESC/POS printer, which its driver asks with
+// DLE EOT. d.io is held.
+func (d *device) statusRequest(ctx context.Context) []byte {
+	if d.quirks == nil || d.profile.CommandSet == core.CommandSetESCPOS {
+		return nil
+	}
+	var in plugins.Info
+	switch {
+	case d.info != nil:
+		in = *d.info
+	default:
+		// A loaded plugin knows its Info without a call; another Quirks
+		// (a Mock) is asked once.
+		if l, ok := d.quirks.(interface{ LoadedInfo() plugins.Info }); ok {
+			in = l.LoadedInfo()
+			if in.Name != "" {
+				break
+			}
+		}
+		var err error
+		if in, err = d.quirks.Info(ctx); err != nil {
+			d.log.Debug("cannot ask the quirks plugin for its info", "err", err)
+			return nil
+		}
+		d.info = &in
+	}
+	req := in.StatusRequest
+	if len(req) > plugins.MaxStatusRequest {
+		if !d.badReq {
+			d.badReq = true
+			d.log.Warn("ignoring the quirks plugin's status request: too long", "plugin", in.Name,
+				"bytes", len(req), "max", plugins.MaxStatusRequest)
+		}
+		return nil
+	}
+	if len(req) == 0 {
+		return nil
+	}
+	return req
+}
+
+// vendorStatus asks the printer for its status in its own language: it
+// writes req on conn, reads the answer for up to vendorReplyTimeout (within
+// ctx) and decodes it with the quirks plugin's ParseStatus. No answer, an
+// answer the plugin does not decode, or a plugin that cannot be reached is
+// an unknown Status saying why, never "online". reuse is false when the
+// request could not be written whole (the connection is then not used for
+// the job); err is set when writing it failed for another reason than the
+// deadline (the printer dropped the connection). d.io is held.
+func (d *device) vendorStatus(ctx context.Context, conn core.Conn, req []byte) (st core.Status, reuse bool, err error) {
+	r, ok := conn.(core.Reader)
+	if !ok {
+		return core.Status{Detail: "not asked: the connection cannot read answers (write-only transport)"}, true, nil
+	}
+	if !d.quiet.IsZero() && time.Since(d.quiet) < vendorQuietRetry {
+		return core.Status{Detail: fmt.Sprintf("not asked: the printer left the status request unanswered %s ago",
+			time.Since(d.quiet).Round(time.Second))}, true, nil
+	}
+	dl, ok := conn.(core.Deadliner)
+	if !ok {
+		return core.Status{Detail: "not asked: the driver cannot bound a read with a deadline"}, true, nil
+	}
+	start := time.Now()
+	deadline := start.Add(vendorReplyTimeout)
+	if t, ok := ctx.Deadline(); ok && t.Before(deadline) {
+		deadline = t
+	}
+	// Drop what the printer sent before the request (an unasked automatic
+	// status, a late answer): what is decoded must answer this request.
+	if err := dl.SetDeadline(start.Add(time.Millisecond)); err != nil {
+		return core.Status{Detail: fmt.Sprintf("not asked: setting a deadline: %v", err)}, true, nil
+	}
+	// A cancelled ctx cuts the wait short (for drivers that look at a new
+	// deadline during a read); the connection is then not kept.
+	stop := context.AfterFunc(ctx, func() { _ = dl.SetDeadline(time.Now()) })
+	defer func() {
+		if !stop() {
+			reuse = false
+		}
+		// The job that follows on this connection sets its own deadline,
+		// or none.
+		_ = dl.SetDeadline(time.Time{})
+	}()
+	var (
+		reply = make([]byte, 0, 64)
+		buf   = make([]byte, 256)
+		perr  error
+		rerr  error
+	)
+	for range 16 {
+		if n, err := r.Read(buf); n <= 0 || err != nil {
+			break
+		}
+	}
+	if err := dl.SetDeadline(deadline); err != nil {
+		return core.Status{Detail: fmt.Sprintf("not asked: setting a deadline: %v", err)}, true, nil
+	}
+	if n, err := conn.Write(req); err != nil || n < len(req) {
+		if err == nil {
+			err = io.ErrShortWrite
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) || ctx.Err() != nil {
+			return core.Status{Detail: fmt.Sprintf("the printer took no status request (% x) in time: %v", req, err)}, false, nil
+		}
+		return core.Status{}, false, fmt.Errorf("sending the status request (% x): %w", req, err)
+	}
+	for reads := 0; rerr == nil && len(reply) < maxVendorReply && ctx.Err() == nil && reads < 256; reads++ {
+		var n int
+		n, rerr = r.Read(buf[:min(len(buf), maxVendorReply-len(reply))])
+		if n <= 0 {
+			continue
+		}
+		reply = append(reply, buf[:n]...)
+		// Decode what came so far; an answer still arriving does not
+		// decode yet, so read on.
+		pctx, cancel := context.WithTimeout(ctx, vendorReplyTimeout)
+		st, perr = d.quirks.ParseStatus(pctx, reply, d.profile)
+		cancel()
+		switch {
+		case perr == nil:
+			d.quiet = time.Time{}
+			return st, true, nil
+		case errors.Is(perr, plugins.ErrUnsupported):
+			return core.Status{Detail: "the quirks plugin does not decode status replies"}, true, nil
+		case errors.Is(perr, plugins.ErrUnavailable) || errors.Is(perr, plugins.ErrTimeout) || errors.Is(perr, context.DeadlineExceeded) || ctx.Err() != nil:
+			return core.Status{Detail: fmt.Sprintf("the quirks plugin could not decode the answer: %v", perr)}, true, nil
+		}
+	}
+	// A read that failed for another reason than the deadline (the
+	// printer closed or dropped the connection) leaves nothing to print on.
+	reuse = rerr == nil || errors.Is(rerr, os.ErrDeadlineExceeded)
+	if len(reply) == 0 {
+		why := "no answer"
+		if !reuse {
+			why = rerr.Error()
+		} else if ctx.Err() == nil && !time.Now().Before(start.Add(vendorReplyTimeout)) {
+			// Silent for the whole wait (not cut short by the caller).
+			d.quiet = time.Now()
+		}
+		return core.Status{Detail: fmt.Sprintf("no answer to the status request (% x) within %s: %s",
+			req, deadline.Sub(start).Round(time.Millisecond), why)}, reuse, nil
+	}
+	return core.Status{Detail: fmt.Sprintf("the answer to the status request (% x) did not decode: %v",
+		reply[:min(len(reply), 32)], perr)}, reuse, nil
+}
+
+// mergeStatus combines what the driver read by itself (a port status, the
+// flow control, or nothing) with what the printer answered in its own
+// language: the answer wins where it is known, and paper out, off line and
+// error from the driver's real reading are kept.
+func mergeStatus(drv, vendor core.Status) core.Status {
+	join := func(a, b string) string {
+		switch {
+		case a == "":
+			return b
+		case b == "":
+			return a
+		}
+		return a + "; " + b
+	}
+	switch {
+	case !vendor.Known:
+		drv.Detail = join(drv.Detail, vendor.Detail)
+		return drv
+	case !drv.Known:
+		return vendor
+	}
+	s := vendor
+	s.PaperOut = s.PaperOut || drv.PaperOut
+	s.Online = s.Online && drv.Online
+	s.Error = s.Error || drv.Error
+	s.CoverOpen = s.CoverOpen || drv.CoverOpen
+	if drv.Detail != "" {
+		s.Detail = join(s.Detail, "driver: "+drv.Detail)
+	}
+	return s
 }
 
 // probe reads the status of an idle printer for /status, /health and the

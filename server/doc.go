@@ -26,8 +26,14 @@
 //
 // The queue's worker for a printer calls Status, then Print once per copy.
 // Status opens a driver connection and, when the connection is a
-// core.StatusReader, asks it; the connection is kept for the Print that
-// follows (up to a second). Print encodes the job for the printer's profile
+// core.StatusReader, asks it. A printer that does not speak ESC/POS (Star
+// Line Mode, Star Graphic) whose quirks plugin has a status request
+// (plugins.Info.StatusRequest) is also asked in its own language when the
+// connection reads (core.Reader, bounded by core.Deadliner): the request is
+// written, the answer read for up to a second and decoded by the plugin's
+// ParseStatus; no answer, or one that does not decode, is "unknown", never
+// "online". The connection is kept for the Print that follows (up to a
+// second). Print encodes the job for the printer's profile
 // (a document or text through the quirks plugin when the printer has one,
 // else the built-in ESC/POS encoder; raw bytes through the plugin's
 // Transform), puts a REPRINT banner first when the job is a reprint, labels

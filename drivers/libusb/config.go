@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/comandera/comandera/core"
 	"github.com/comandera/comandera/drivers/internal/devinfo"
 )
 
@@ -32,10 +33,16 @@ type Config struct {
 	// WriteTimeout is how long one bulk transfer may take before the write
 	// fails (the printer accepts nothing: paper out, cover open). Default "30s".
 	WriteTimeout string `hcl:"write_timeout,optional"`
-	// StatusTimeout is how long to wait for each reply to DLE EOT.
-	// Default "500ms".
+	// StatusTimeout is how long to wait for each reply to DLE EOT (asked
+	// only of printers whose profile speaks ESC/POS). Default "500ms".
 	StatusTimeout string `hcl:"status_timeout,optional"`
+
+	profile *core.Profile // set by SetProfile
 }
+
+// SetProfile implements core.ProfileSetter: the driver asks DLE EOT only of
+// a printer whose profile speaks ESC/POS (or when no profile is set).
+func (c *Config) SetProfile(p *core.Profile) { c.profile = p }
 
 // Defaults for the optional settings.
 const (
@@ -50,6 +57,10 @@ type settings struct {
 	detach          bool
 	writeTimeout    time.Duration
 	statusTimeout   time.Duration
+	// foreign names the profile's command set when it is not ESC/POS: the
+	// printer is not asked DLE EOT.
+	foreign string
+	profile string
 }
 
 // Validate checks the values the schema cannot.
@@ -83,6 +94,9 @@ func (c *Config) settings() (settings, error) {
 	}
 	s.writeTimeout = duration("write_timeout", c.WriteTimeout, DefaultWriteTimeout, &errs)
 	s.statusTimeout = duration("status_timeout", c.StatusTimeout, DefaultStatusTimeout, &errs)
+	if p := c.profile; p != nil && p.CommandSet != "" && p.CommandSet != core.CommandSetESCPOS {
+		s.foreign, s.profile = p.CommandSet, p.Name
+	}
 	return s, errors.Join(errs...)
 }
 

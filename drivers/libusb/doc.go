@@ -5,7 +5,8 @@
 // optionally detaches the kernel driver, claims the printer-class interface
 // (class 7) or the vendor-specific interface of a known printer, finds the
 // bulk OUT and IN endpoints from the descriptors, writes with a timeout, and
-// reads status: the printer-class port status and DLE EOT replies.
+// reads status: the printer-class port status and, for a profile that
+// speaks ESC/POS (Config.SetProfile), DLE EOT replies.
 //
 // libusb needs cgo, so the gousb adapter is built only with the libusb build
 // tag (CGO_ENABLED=1, libusb-1.0-0-dev and pkg-config installed):

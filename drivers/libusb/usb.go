@@ -701,8 +701,8 @@ func (c *conn) portStatus() (core.Status, bool) {
 }
 
 // Status combines the printer-class port status with the DLE EOT replies
-// (asked only when no job is being written and there is an IN endpoint).
-// Neither available: unknown, never "ok".
+// (asked only when no job is being written, there is an IN endpoint and the
+// profile speaks ESC/POS). Neither available: unknown, never "ok".
 func (c *conn) Status(ctx context.Context) (core.Status, error) {
 	if c.isClosed() {
 		return core.Status{}, c.closedErr()
@@ -713,7 +713,11 @@ func (c *conn) Status(ctx context.Context) (core.Status, error) {
 	port, _ := c.portStatus()
 	var dle core.Status
 	why := "no bulk IN endpoint"
-	if c.in != nil {
+	switch {
+	case c.set.foreign != "":
+		why = fmt.Sprintf("DLE EOT not asked: profile %s speaks %s, not ESC/POS "+
+			"(the printer's quirks plugin can ask in its own language)", c.set.profile, c.set.foreign)
+	case c.in != nil:
 		select {
 		case c.wlock <- struct{}{}:
 			var err error

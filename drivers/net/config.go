@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/comandera/comandera/core"
 )
 
 // Config is the net block of a printer in printers.hcl:
@@ -21,8 +23,8 @@ type Config struct {
 	// WriteTimeout is how long a write may make no progress (the printer's
 	// buffer stays full: paper out, cover open) before it fails. Default "30s".
 	WriteTimeout string `hcl:"write_timeout,optional"`
-	// StatusTimeout is how long to wait for each reply to DLE EOT.
-	// Default "500ms".
+	// StatusTimeout is how long to wait for each reply to DLE EOT (asked
+	// only of printers whose profile speaks ESC/POS). Default "500ms".
 	StatusTimeout string `hcl:"status_timeout,optional"`
 	// KeepAlive is the TCP keepalive idle time and probe interval.
 	// Default "15s".
@@ -32,7 +34,13 @@ type Config struct {
 	// connections open costs this much per job (its TCP acknowledgements
 	// then confirm the job). Default "2s".
 	CloseTimeout string `hcl:"close_timeout,optional"`
+
+	profile *core.Profile // set by SetProfile
 }
+
+// SetProfile implements core.ProfileSetter: the driver asks DLE EOT only of
+// a printer whose profile speaks ESC/POS (or when no profile is set).
+func (c *Config) SetProfile(p *core.Profile) { c.profile = p }
 
 // Defaults for the optional settings.
 const (
@@ -51,6 +59,10 @@ type settings struct {
 	statusTimeout time.Duration
 	keepAlive     time.Duration
 	closeTimeout  time.Duration
+	// foreign names the profile's command set when it is not ESC/POS: the
+	// printer is not asked DLE EOT.
+	foreign string
+	profile string
 }
 
 // Validate checks the values the schema cannot.
@@ -71,6 +83,9 @@ func (c *Config) settings() (settings, error) {
 	s.statusTimeout = duration("status_timeout", c.StatusTimeout, DefaultStatusTimeout, &errs)
 	s.keepAlive = duration("keepalive", c.KeepAlive, DefaultKeepAlive, &errs)
 	s.closeTimeout = duration("close_timeout", c.CloseTimeout, DefaultCloseTimeout, &errs)
+	if p := c.profile; p != nil && p.CommandSet != "" && p.CommandSet != core.CommandSetESCPOS {
+		s.foreign, s.profile = p.CommandSet, p.Name
+	}
 	return s, errors.Join(errs...)
 }
 

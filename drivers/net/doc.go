@@ -14,7 +14,10 @@
 //
 // Status sends DLE EOT over the same socket and reports what the printer
 // answers within status_timeout; a printer that does not answer is
-// "unknown", never "ok".
+// "unknown", never "ok". DLE EOT is ESC/POS: a printer whose profile speaks
+// another command set (Star Line Mode, Star Graphic, set through
+// Config.SetProfile) is never sent it, and its status is unknown unless its
+// quirks plugin asks in its own language over the connection (core.Reader).
 //
 // The driver does not scan the network by itself (it is not a
 // core.Discoverer): Scan probes an address range only when asked, which

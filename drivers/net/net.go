@@ -206,10 +206,15 @@ func (c *conn) Read(p []byte) (int, error) {
 
 // Status sends DLE EOT 1-4 when no job is being written and returns what
 // the printer answers; without an answer within the status timeout the
-// state is unknown.
+// state is unknown. A printer whose profile does not speak ESC/POS is not
+// asked: its state is unknown (the raw TCP port has no status of its own).
 func (c *conn) Status(ctx context.Context) (core.Status, error) {
 	if c.isClosed() {
 		return core.Status{}, c.closedErr()
+	}
+	if c.set.foreign != "" {
+		return core.Status{Detail: fmt.Sprintf("not asked: profile %s speaks %s, not ESC/POS, so the driver sends no DLE EOT "+
+			"(the printer's quirks plugin can ask in its own language)", c.set.profile, c.set.foreign)}, nil
 	}
 	select {
 	case c.wlock <- struct{}{}:

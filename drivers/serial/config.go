@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/comandera/comandera/core"
 	bugst "go.bug.st/serial"
 )
 
@@ -38,10 +39,16 @@ type Config struct {
 	// low, port not taking data) before the write fails and the printer is
 	// reported offline. Default "30s".
 	ReadyTimeout string `hcl:"ready_timeout,optional"`
-	// StatusTimeout is how long to wait for each reply to DLE EOT.
-	// Default "500ms".
+	// StatusTimeout is how long to wait for each reply to DLE EOT (asked
+	// only of printers whose profile speaks ESC/POS). Default "500ms".
 	StatusTimeout string `hcl:"status_timeout,optional"`
+
+	profile *core.Profile // set by SetProfile
 }
+
+// SetProfile implements core.ProfileSetter: the driver asks DLE EOT only of
+// a printer whose profile speaks ESC/POS (or when no profile is set).
+func (c *Config) SetProfile(p *core.Profile) { c.profile = p }
 
 // Flow control modes.
 const (
@@ -64,6 +71,10 @@ type settings struct {
 	flow          string
 	readyTimeout  time.Duration
 	statusTimeout time.Duration
+	// foreign names the profile's command set when it is not ESC/POS: the
+	// printer is not asked DLE EOT.
+	foreign string
+	profile string
 }
 
 // Validate checks the values the schema cannot.
@@ -130,6 +141,9 @@ func (c *Config) settings() (settings, error) {
 	}
 	s.readyTimeout = duration("ready_timeout", c.ReadyTimeout, DefaultReadyTimeout, &errs)
 	s.statusTimeout = duration("status_timeout", c.StatusTimeout, DefaultStatusTimeout, &errs)
+	if p := c.profile; p != nil && p.CommandSet != "" && p.CommandSet != core.CommandSetESCPOS {
+		s.foreign, s.profile = p.CommandSet, p.Name
+	}
 	return s, errors.Join(errs...)
 }
 

@@ -7,7 +7,10 @@
 // the printer says stop; a pause longer than ready_timeout fails the write
 // with an error wrapping core.ErrOffline and Status reports the printer
 // offline. Bytes the printer sends that are not flow control (DLE EOT
-// replies, ASB) are kept for Read and Status. Discovery lists the ports with
+// replies, ASB) are kept for Read and Status. Status asks DLE EOT only of a
+// printer whose profile speaks ESC/POS (Config.SetProfile); for another
+// command set it reports the flow control state and leaves asking to the
+// printer's quirks plugin (through Read and Write). Discovery lists the ports with
 // their USB identity and, on Linux, their stable /dev/serial/by-id name.
 //
 // Register name: "serial".

@@ -599,7 +599,10 @@ func (c *conn) read(p []byte, deadline time.Time) (int, error) {
 // Status asks DLE EOT when no job is being written (the request goes out
 // even during XOFF: printers answer real-time commands with a full buffer)
 // and reports the printer offline once writing has been held back longer
-// than ready_timeout. Without a reply the state is unknown, never "ok".
+// than ready_timeout. Without a reply the state is unknown, never "ok". A
+// printer whose profile does not speak ESC/POS is not asked DLE EOT: it is
+// offline when held back longer than ready_timeout, else unknown, with the
+// flow control state in Detail.
 func (c *conn) Status(ctx context.Context) (core.Status, error) {
 	if c.isClosed() {
 		return core.Status{}, c.closedErr()
@@ -613,12 +616,17 @@ func (c *conn) Status(ctx context.Context) (core.Status, error) {
 	}
 	var dle core.Status
 	var derr error
-	select {
-	case c.wlock <- struct{}{}:
-		dle, derr = c.queryDLE(ctx)
-		<-c.wlock
-	default:
-		derr = errors.New("a job is being written")
+	if c.set.foreign != "" {
+		derr = fmt.Errorf("not asked: profile %s speaks %s, not ESC/POS, so the driver sends no DLE EOT "+
+			"(the printer's quirks plugin can ask in its own language)", c.set.profile, c.set.foreign)
+	} else {
+		select {
+		case c.wlock <- struct{}{}:
+			dle, derr = c.queryDLE(ctx)
+			<-c.wlock
+		default:
+			derr = errors.New("a job is being written")
+		}
 	}
 	if s := c.stalled(); s > c.set.readyTimeout {
 		st := dle
@@ -633,10 +641,39 @@ func (c *conn) Status(ctx context.Context) (core.Status, error) {
 		return dle, nil
 	}
 	st := core.Status{Detail: fmt.Sprintf("no reply to DLE EOT: %v", derr)}
+	if c.set.foreign != "" {
+		st.Detail = derr.Error()
+		if lineErr == nil {
+			st.Detail += "; " + c.flowState()
+		}
+	}
 	if lineErr != nil {
 		st.Detail += "; " + lineErr.Error()
 	}
 	return st, nil
+}
+
+// flowState describes what the flow control says now: whether the printer
+// is taking data. It says nothing about paper or cover, so it is a Detail,
+// never a state.
+func (c *conn) flowState() string {
+	switch c.set.flow {
+	case FlowXonXoff:
+		c.mu.Lock()
+		paused, since := c.paused, c.stallSince
+		c.mu.Unlock()
+		if paused {
+			return fmt.Sprintf("flow control: XOFF in force for %s", time.Since(since).Round(time.Millisecond))
+		}
+		return "flow control: no XOFF in force (the printer takes data)"
+	case FlowRTSCTS, FlowDSRDTR:
+		line := map[string]string{FlowRTSCTS: "CTS", FlowDSRDTR: "DSR"}[c.set.flow]
+		if s := c.stalled(); s > 0 {
+			return fmt.Sprintf("flow control: %s low for %s", line, s.Round(time.Millisecond))
+		}
+		return fmt.Sprintf("flow control: %s high (the printer takes data)", line)
+	}
+	return "no flow control: nothing to read without the printer's language"
 }
 
 func (c *conn) queryDLE(ctx context.Context) (core.Status, error) {

@@ -41,9 +41,11 @@
 // without a label a timestamp and sequence number
 // (20260102T150405.000-0001).
 //
-// A Conn answers DLE EOT from the simulated state (Read returns the reply
-// bytes, and XON/XOFF), reports that state through core.StatusReader, and
-// honours deadlines (core.Deadliner).
+// A Conn answers status requests from the simulated state, as the
+// profile's printer would: DLE EOT on ESC/POS, ESC ACK SOH with an automatic
+// status (ASB) on Star Line Mode and Star Graphic, also while the paper is
+// out (Read returns the reply bytes, and XON/XOFF). It reports that state
+// through core.StatusReader, and honours deadlines (core.Deadliner).
 //
 // # Faults
 //

@@ -12,8 +12,8 @@ import (
 	"github.com/comandera/comandera/core"
 	"github.com/comandera/comandera/drivers/sim/font"
 	"github.com/comandera/comandera/drivers/sim/paper"
-	"github.com/comandera/comandera/escpos/symbol"
 	"github.com/comandera/comandera/escpos"
+	"github.com/comandera/comandera/escpos/symbol"
 )
 
 func init() {

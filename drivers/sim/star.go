@@ -8,8 +8,8 @@ import (
 	"github.com/comandera/comandera/core"
 	"github.com/comandera/comandera/drivers/sim/font"
 	"github.com/comandera/comandera/drivers/sim/paper"
-	"github.com/comandera/comandera/escpos/symbol"
 	"github.com/comandera/comandera/escpos"
+	"github.com/comandera/comandera/escpos/symbol"
 )
 
 // Star interpreters: profiles with command set "starline" (TSP650, TSP700)
@@ -31,8 +31,12 @@ import (
 // executing a top of form), reverse feeds and ESC 3 / ESC y (ignored by the
 // thermal models), upperline, slash zero, international character sets,
 // download characters, logos, Kanji, PDF417, QR data in manual mode
-// (ESC GS y D 2), colour. CR is ignored (memory switch default). Status
-// requests (ENQ, EOT, ESC ACK SOH, ASB) are recognised but not answered.
+// (ESC GS y D 2), colour. CR is ignored (memory switch default).
+//
+// ESC ACK SOH, the real-time status request, is answered at once with an
+// automatic status (ASB, see starASB) built from the simulated state, even
+// when the paper is out; the other status commands (ENQ, EOT, ETB, ESC RS a)
+// are recognised but not answered.
 func init() {
 	registerInterpreter(core.CommandSetStarLine, newStarLine)
 	registerInterpreter(core.CommandSetStarGraphic, newStarGraphic)
@@ -143,6 +147,12 @@ func (s *starInterp) style() *paper.Style {
 // exec executes one command.
 func (s *starInterp) exec(c escpos.StarCommand) {
 	s.h.bytes += int64(len(c.Raw)) + c.Skipped
+	if c.Kind == escpos.KindCommand && c.Op == escpos.StarOpStatus {
+		// Real-time: executed on receipt, also when the printer cannot
+		// print.
+		s.statusBack(&c)
+		return
+	}
 	if s.h.stopped != nil && s.h.stopped() {
 		return // paper out: nothing prints
 	}
@@ -296,7 +306,7 @@ func (s *starInterp) device(c *escpos.StarCommand) bool {
 			return true
 		}
 		s.beep(n)
-	case escpos.StarOpBuzzerSet, escpos.StarOpASB, escpos.StarOpStatus, escpos.StarOpETBClear, escpos.StarOpStatusETX,
+	case escpos.StarOpBuzzerSet, escpos.StarOpASB, escpos.StarOpETBClear, escpos.StarOpStatusETX,
 		escpos.StarOpPrintArea, escpos.StarOpDensity, escpos.StarOpSpeed, escpos.StarOpMemSwitch:
 		// Settings and status requests with no effect on the paper.
 	case escpos.StarOpReset:
@@ -309,6 +319,53 @@ func (s *starInterp) device(c *escpos.StarCommand) bool {
 		return false
 	}
 	return true
+}
+
+// statusBack answers ESC ACK SOH with the automatic status of the
+// simulated state.
+func (s *starInterp) statusBack(c *escpos.StarCommand) {
+	if c.Arg(0) != 0x01 { // SOH
+		s.warn("ESC ACK %d: only ESC ACK SOH (status request) is defined; ignored", c.Arg(0))
+		return
+	}
+	if s.h.reply == nil || s.h.status == nil {
+		return // rendering bytes: nobody to answer
+	}
+	s.h.reply(starASB(s.h.status()))
+}
+
+// starASB returns the automatic status (ASB) a Star printer in state st
+// sends, as the "Automatic Status" appendix of the STAR Line Mode Command
+// Specifications lays it out: version 3, nine bytes, without the extended
+// data of LAN interfaces (header 2 bit 7 clear).
+//
+//	header 1  0x23: bit 0 fixed 1; bits 1-3 and 5 the length, 9
+//	header 2  0x06: bits 1-3 and 5 the version, 3
+//	status 1  bit 3 offline, bit 5 cover open
+//	status 2  bit 5 non-recoverable error
+//	status 3  (head up, presenter jam…: not simulated)
+//	status 4  bit 2 paper near end (inner sensor), bit 3 paper end
+//	status 5-7  (presenter, slip, ETB counter: not simulated)
+//
+// A printer that cannot print (paper out, cover open, error) is offline.
+func starASB(st core.Status) []byte {
+	a := []byte{0x23, 0x06, 0, 0, 0, 0, 0, 0, 0}
+	if !st.Online || st.PaperOut || st.CoverOpen || st.Error {
+		a[2] |= 0x08
+	}
+	if st.CoverOpen {
+		a[2] |= 0x20
+	}
+	if st.Error {
+		a[3] |= 0x20
+	}
+	if st.PaperLow || st.PaperOut {
+		a[5] |= 0x04 // a roll that ran out passed the near-end mark first
+	}
+	if st.PaperOut {
+		a[5] |= 0x08
+	}
+	return a
 }
 
 func (s *starInterp) drawer(n int) {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/comandera/comandera/core"
 	"github.com/comandera/comandera/drivers/internal/devinfo"
 )
 
@@ -31,10 +32,16 @@ type Config struct {
 	// accepts nothing: paper out, cover open, jammed) before it fails.
 	// Default "30s".
 	WriteTimeout string `hcl:"write_timeout,optional"`
-	// StatusTimeout is how long to wait for each reply to DLE EOT.
-	// Default "500ms".
+	// StatusTimeout is how long to wait for each reply to DLE EOT (asked
+	// only of printers whose profile speaks ESC/POS). Default "500ms".
 	StatusTimeout string `hcl:"status_timeout,optional"`
+
+	profile *core.Profile // set by SetProfile
 }
+
+// SetProfile implements core.ProfileSetter: the driver asks DLE EOT only of
+// a printer whose profile speaks ESC/POS (or when no profile is set).
+func (c *Config) SetProfile(p *core.Profile) { c.profile = p }
 
 // Defaults for the optional settings.
 const (
@@ -50,6 +57,10 @@ type settings struct {
 	byID            bool
 	writeTimeout    time.Duration
 	statusTimeout   time.Duration
+	// foreign names the profile's command set when it is not ESC/POS: the
+	// printer is not asked DLE EOT.
+	foreign string
+	profile string
 }
 
 // Validate checks the values the schema cannot.
@@ -96,6 +107,9 @@ func (c *Config) settings() (settings, error) {
 	}
 	s.writeTimeout = duration("write_timeout", c.WriteTimeout, DefaultWriteTimeout, &errs)
 	s.statusTimeout = duration("status_timeout", c.StatusTimeout, DefaultStatusTimeout, &errs)
+	if p := c.profile; p != nil && p.CommandSet != "" && p.CommandSet != core.CommandSetESCPOS {
+		s.foreign, s.profile = p.CommandSet, p.Name
+	}
 	return s, errors.Join(errs...)
 }
 

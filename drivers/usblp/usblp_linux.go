@@ -351,7 +351,9 @@ func (c *conn) Read(p []byte) (int, error) {
 
 // Status reads the port status (LPGETSTATUS) and, when no job is being
 // written and the printer answers reads, the DLE EOT status, and merges
-// them. Neither available: the state is unknown, never "ok".
+// them. Neither available: the state is unknown, never "ok". A printer
+// whose profile does not speak ESC/POS is not asked DLE EOT: only the port
+// status is read.
 func (c *conn) Status(ctx context.Context) (core.Status, error) {
 	if c.isClosed() {
 		return core.Status{}, c.closedErr()
@@ -372,12 +374,17 @@ func (c *conn) Status(ctx context.Context) (core.Status, error) {
 	}
 	var dle core.Status
 	var derr error
-	select {
-	case c.wlock <- struct{}{}:
-		dle, derr = c.queryDLE(ctx)
-		<-c.wlock
-	default:
-		derr = errors.New("a job is being written")
+	if c.set.foreign != "" {
+		derr = fmt.Errorf("not asked: profile %s speaks %s, not ESC/POS "+
+			"(the printer's quirks plugin can ask in its own language)", c.set.profile, c.set.foreign)
+	} else {
+		select {
+		case c.wlock <- struct{}{}:
+			dle, derr = c.queryDLE(ctx)
+			<-c.wlock
+		default:
+			derr = errors.New("a job is being written")
+		}
 	}
 	st := devinfo.Merge(port, dle)
 	if !st.Known {

@@ -69,7 +69,13 @@ type InfoResponse struct {
 	// Command sets Encode handles: "escpos", "starline", "stargraphic".
 	CommandSets []string `protobuf:"bytes,4,rep,name=command_sets,json=commandSets,proto3" json:"command_sets,omitempty"`
 	// What the plugin implements: "encode", "transform", "status".
-	Capabilities  []string `protobuf:"bytes,5,rep,name=capabilities,proto3" json:"capabilities,omitempty"`
+	Capabilities []string `protobuf:"bytes,5,rep,name=capabilities,proto3" json:"capabilities,omitempty"`
+	// The bytes that ask a printer for its status in its own language (for
+	// Star: ESC ACK SOH, whose answer is an automatic status, ASB). The host
+	// sends them to printers whose profile's command set is not "escpos"
+	// (those are asked with DLE EOT by their driver), reads the answer and
+	// decodes it with ParseStatus. Empty: the plugin does not ask.
+	StatusRequest []byte `protobuf:"bytes,6,opt,name=status_request,json=statusRequest,proto3" json:"status_request,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -135,6 +141,13 @@ func (x *InfoResponse) GetCommandSets() []string {
 func (x *InfoResponse) GetCapabilities() []string {
 	if x != nil {
 		return x.Capabilities
+	}
+	return nil
+}
+
+func (x *InfoResponse) GetStatusRequest() []byte {
+	if x != nil {
+		return x.StatusRequest
 	}
 	return nil
 }
@@ -970,14 +983,15 @@ var File_quirks_proto protoreflect.FileDescriptor
 const file_quirks_proto_rawDesc = "" +
 	"\n" +
 	"\fquirks.proto\x12\x14comandera.plugins.v1\"\r\n" +
-	"\vInfoRequest\"\xa4\x01\n" +
+	"\vInfoRequest\"\xcb\x01\n" +
 	"\fInfoResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x1f\n" +
 	"\vapi_version\x18\x03 \x01(\x05R\n" +
 	"apiVersion\x12!\n" +
 	"\fcommand_sets\x18\x04 \x03(\tR\vcommandSets\x12\"\n" +
-	"\fcapabilities\x18\x05 \x03(\tR\fcapabilities\"\xbd\x03\n" +
+	"\fcapabilities\x18\x05 \x03(\tR\fcapabilities\x12%\n" +
+	"\x0estatus_request\x18\x06 \x01(\fR\rstatusRequest\"\xbd\x03\n" +
 	"\x05Block\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
 	"\x04text\x18\x02 \x01(\tR\x04text\x12\x18\n" +

@@ -2,7 +2,8 @@
 // It encodes documents in Star Line Mode (profiles with command set
 // "starline", such as star-tsp650) and as Star raster graphics for the
 // raster-only models (command set "stargraphic", such as star-tsp100), and
-// decodes Star automatic status (ASB) replies. Star printers in ESC/POS
+// asks Star-mode printers for their status with ESC ACK SOH and decodes
+// the automatic status (ASB) they answer. Star printers in ESC/POS
 // emulation (command set "escpos") are left to Comandera's built-in encoder.
 // The encoders live in packages starline and stargraphic.
 package main
@@ -25,6 +26,9 @@ func (star) Info(context.Context) (plugins.Info, error) {
 		APIVersion:   plugins.APIVersion,
 		CommandSets:  []string{core.CommandSetStarLine, core.CommandSetStarGraphic},
 		Capabilities: []string{plugins.CapEncode, plugins.CapStatus},
+		// ESC ACK SOH: the printer answers with an ASB, which ParseStatus
+		// decodes.
+		StatusRequest: starline.StatusRequest(),
 	}, nil
 }
 

@@ -58,8 +58,9 @@ func buildPlugins(t *testing.T, pkgs ...string) map[string]plugin {
 }
 
 // capture is a network printer that keeps what it is sent: it answers the
-// DLE EOT status requests a connection starts with (online, as an ESC/POS
-// printer would) and records the rest of each connection as one job.
+// status requests a connection starts with (DLE EOT as an ESC/POS printer
+// would, ESC ACK SOH with an ASB as a Star printer would; online) and
+// records the rest of each connection as one job.
 type capture struct {
 	addr string
 	mu   sync.Mutex
@@ -100,14 +101,21 @@ func (c *capture) serve(nc net.Conn) {
 	var got []byte
 	job := false // past the status requests
 	buf := make([]byte, 64<<10)
+	escACKSOH := []byte{escpos.ESC, 0x06, 0x01}
 	for {
 		n, err := nc.Read(buf)
 		got = append(got, buf[:n]...)
-		for !job && len(got) >= 3 && got[0] == escpos.DLE && got[1] == escpos.EOT && got[2] >= 1 && got[2] <= 4 {
-			nc.Write([]byte{escpos.StatusReply(got[2], online)})
+		for !job && len(got) >= 3 {
+			if got[0] == escpos.DLE && got[1] == escpos.EOT && got[2] >= 1 && got[2] <= 4 {
+				nc.Write([]byte{escpos.StatusReply(got[2], online)})
+			} else if bytes.HasPrefix(got, escACKSOH) {
+				nc.Write([]byte{0x23, 0x06, 0, 0, 0, 0, 0, 0, 0}) // ASB: online
+			} else {
+				break
+			}
 			got = got[3:]
 		}
-		if len(got) >= 3 || len(got) > 0 && got[0] != escpos.DLE {
+		if len(got) >= 3 || len(got) > 0 && got[0] != escpos.DLE && !bytes.HasPrefix(escACKSOH, got) {
 			job = true
 		}
 		if err != nil {

@@ -34,6 +34,16 @@ import (
 // Version 1 (header 1 = 0x0F) is 7 bytes long; version 3 and later (0x23)
 // are 9.
 
+// StatusRequest returns ESC ACK SOH (1B 06 01), "Real-time printer status
+// (ASB Status)" of the STAR Line Mode Command Specifications (section 3,
+// Status commands; also in the STAR Graphic Mode Command Specifications,
+// 3-1-3 Status): on a bidirectional interface the printer sends its
+// automatic status (ASB, decoded by ParseASB) at once, on receiving the
+// command rather than when it takes it from its receive buffer, even when
+// it is offline for an error. The specification asks not to send it again
+// before the answer has come.
+func StatusRequest() []byte { return []byte{0x1b, 0x06, 0x01} }
+
 // ErrNoASB means a reply holds no complete automatic status.
 var ErrNoASB = errors.New("starline: no complete automatic status (ASB) in the reply")
 
