@@ -220,6 +220,13 @@ printer "bar" {
 #   keepalive      = "30s"
 #   session_expiry = "24h"                              # "0s": the session ends on disconnect
 #
+#   # Every message the box publishes is signed (HMAC-SHA256 with the
+#   # callback secret) in the MQTT 5 user property X-Comandera-Signature.
+#   # A broker or bridge that speaks only MQTT 3.1.1 drops user properties:
+#   # envelope = true puts the signature in the payload instead, as
+#   # {"body": "<the JSON as a string>", "signature": "sha256=…"}.
+#   envelope       = false
+#
 #   # Optional: a CA to verify the broker (default: the system's) and a client
 #   # certificate and key for mutual TLS (AWS IoT Core needs them).
 #   tls {

@@ -194,6 +194,10 @@ type MQTT struct {
 	KeepAlive time.Duration
 	// SessionExpiry is a whole number of seconds, at most 2³²-1.
 	SessionExpiry time.Duration
+	// Envelope wraps every message the connector publishes as
+	// {"body": "<JSON text>", "signature": "sha256=…"}, for brokers or
+	// bridges that drop MQTT 5 user properties (MQTT 3.1.1).
+	Envelope bool
 	// TLS is the tls block (CA, client certificate and key), or nil.
 	TLS   *TLS
 	Range hcl.Range

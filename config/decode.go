@@ -103,6 +103,7 @@ type mqttBody struct {
 	KeepAliveRange     hcl.Range         `hcl:"keepalive,attr_value_range"`
 	SessionExpiry      *string           `hcl:"session_expiry,optional"`
 	SessionExpiryRange hcl.Range         `hcl:"session_expiry,attr_value_range"`
+	Envelope           bool              `hcl:"envelope,optional"`
 	TLS                *connectorTLSBody `hcl:"tls,block"`
 }
 
@@ -442,7 +443,7 @@ func (d *decoder) decodeConnectors(blocks []*hcl.Block) {
 			d.add(diags...)
 			continue
 		}
-		m := &MQTT{Broker: mb.Broker, ClientID: mb.ClientID, Username: mb.Username, Password: mb.Password, Range: b.DefRange}
+		m := &MQTT{Broker: mb.Broker, ClientID: mb.ClientID, Username: mb.Username, Password: mb.Password, Envelope: mb.Envelope, Range: b.DefRange}
 		ok := true
 		u, err := parseBroker(mb.Broker)
 		if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/comandera/comandera/config"
+	mqttconn "github.com/comandera/comandera/connector/mqtt"
 	"github.com/comandera/comandera/core"
 	"github.com/comandera/comandera/server"
 )
@@ -121,6 +122,18 @@ Flags:`)
 	served := make(chan error, 1)
 	go func() { served <- svc.Serve(l) }()
 
+	// The MQTT connector, when configured: it connects out in the
+	// background; the server prints local jobs while the broker is away.
+	var mq *mqttconn.Connector
+	if cfg.MQTT != nil {
+		mq, err = mqttconn.Start(svc, cfg.MQTT, mqttconn.Options{Logger: log})
+		if err != nil {
+			fmt.Fprintf(stderr, "comandera serve: connector \"mqtt\": %v\n", err)
+			svc.Shutdown(context.Background())
+			return 1
+		}
+	}
+
 	// systemd: ready, then the watchdog. Both are no-ops outside systemd.
 	if _, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
 		log.Warn("cannot notify systemd", "err", err)
@@ -144,6 +157,12 @@ Flags:`)
 	defer cancel()
 	if err := svc.Shutdown(sctx); err != nil {
 		log.Warn("shutdown", "err", err)
+	}
+	if mq != nil {
+		// After the service: the last jobs' events go out, then "offline".
+		if err := mq.Close(sctx); err != nil {
+			log.Warn("mqtt shutdown", "err", err)
+		}
 	}
 	if code == 0 {
 		if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -435,7 +435,10 @@ func TestSpeed(t *testing.T) {
 	}
 	// Close returns promptly even while a Write waits.
 	c2 := open(t, p)
-	go func() { time.Sleep(20 * time.Millisecond); c2.Close() }()
+	closed := make(chan struct{})
+	// Close writes the ticket's files: wait for it before t.TempDir is removed.
+	defer func() { <-closed }()
+	go func() { defer close(closed); time.Sleep(20 * time.Millisecond); c2.Close() }()
 	start = time.Now()
 	long := bs(strings.Repeat(string(bs(esc, 'J', 255)), 200), strings.Repeat("z", recvBuffer+1))
 	if _, err := c2.Write(long); err == nil {
