@@ -37,7 +37,8 @@ func runSim(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 
 A virtual printer: each job is interpreted as the profile's printer would and
 every ticket (up to a cut) is written to DIR as NAME.png, NAME.txt and
-NAME.json. It answers DLE EOT status requests from its state. Files in DIR
+NAME.json. It answers status requests from its state (DLE EOT on ESC/POS
+profiles, ESC ACK SOH with an ASB on Star profiles). Files in DIR
 raise faults while it runs: OFFLINE, PAPER_OUT, COVER_OPEN.
 
 Flags:`)
