@@ -156,7 +156,7 @@ printer "kitchen" {
   #   address        = "192.168.1.50:9100" # port 9100 when none is given
   #   dial_timeout   = "5s"
   #   write_timeout  = "30s"   # a write making no progress this long fails
-  #   status_timeout = "500ms" # wait for a DLE EOT answer; none: state "unknown"
+  #   status_timeout = "500ms" # wait for a DLE EOT answer (ESC/POS profiles); none: "unknown"
   #   keepalive      = "15s"
   #   close_timeout  = "2s"    # wait for the printer to confirm it took every byte
   # }
