@@ -30,15 +30,18 @@ func (e *encoder) qr(b *core.Block) error {
 	if size <= 0 {
 		size = defaultQRSize
 	}
-	m, err := symbol.QR([]byte(b.Text), level)
+	align := alignByte(b.Align)
+	if !e.p.QR {
+		m, err := symbol.QR([]byte(b.Text), level)
+		if err != nil {
+			return fmt.Errorf("qr: %d bytes do not fit in a QR code at level %s: %v", len(b.Text), lv, err)
+		}
+		return e.rasterQR(m, size, align)
+	}
+	modules, err := symbol.QRSize([]byte(b.Text), level)
 	if err != nil {
 		return fmt.Errorf("qr: %d bytes do not fit in a QR code at level %s: %v", len(b.Text), lv, err)
 	}
-	align := alignByte(b.Align)
-	if !e.p.QR {
-		return e.rasterQR(m, size, align)
-	}
-	modules := len(m)
 	if modules*size > e.p.DotsPerLine {
 		size = e.p.DotsPerLine / modules
 		if size < 1 {

@@ -18,6 +18,27 @@ const MaxQRData = 7089
 // chooses it; the data is encoded as bytes, with numeric and alphanumeric
 // runs packed tighter, without ECI.
 func QR(data []byte, level byte) (m [][]bool, err error) {
+	q, err := newQR(data, level)
+	if err != nil {
+		return nil, err
+	}
+	defer recoverQR(&err)
+	q.DisableBorder = true
+	return q.Bitmap(), nil
+}
+
+// QRSize returns the width in modules (without the quiet zone) of the QR
+// code QR would draw, without drawing it: choosing the mask, which drawing
+// needs, is most of the work.
+func QRSize(data []byte, level byte) (int, error) {
+	q, err := newQR(data, level)
+	if err != nil {
+		return 0, err
+	}
+	return 17 + 4*q.VersionNumber, nil
+}
+
+func newQR(data []byte, level byte) (q *qrcode.QRCode, err error) {
 	var lv qrcode.RecoveryLevel
 	switch level {
 	case 'L', 'l', '0':
@@ -37,17 +58,18 @@ func QR(data []byte, level byte) (m [][]bool, err error) {
 	if len(data) > MaxQRData {
 		return nil, fmt.Errorf("symbol: qr: %d bytes of data, at most %d", len(data), MaxQRData)
 	}
-	// go-qrcode reports internal inconsistencies with log.Panic; data from
-	// outside must never crash the simulator.
-	defer func() {
-		if r := recover(); r != nil {
-			m, err = nil, fmt.Errorf("symbol: qr: encoder failure: %v", r)
-		}
-	}()
-	q, err := qrcode.New(string(data), lv)
+	defer recoverQR(&err)
+	q, err = qrcode.New(string(data), lv)
 	if err != nil {
 		return nil, fmt.Errorf("symbol: qr: %d bytes do not fit a QR code at level %c: %v", len(data), "LMQH"[lv], err)
 	}
-	q.DisableBorder = true
-	return q.Bitmap(), nil
+	return q, nil
+}
+
+// recoverQR turns go-qrcode's log.Panic on internal inconsistencies into an
+// error: data from outside must never crash the encoder or the simulator.
+func recoverQR(err *error) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("symbol: qr: encoder failure: %v", r)
+	}
 }

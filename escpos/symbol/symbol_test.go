@@ -473,3 +473,21 @@ func TestQRLimits(t *testing.T) {
 		}
 	}
 }
+
+func TestQRSizeMatchesQR(t *testing.T) {
+	for _, data := range []string{"1", "https://example.com/t/8812", strings.Repeat("ñ", 300)} {
+		for _, lv := range []byte("LMQH") {
+			m, err := QR([]byte(data), lv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, err := QRSize([]byte(data), lv)
+			if err != nil || n != len(m) {
+				t.Errorf("%q at %c: QRSize %d (%v), QR draws %d", data, lv, n, err, len(m))
+			}
+		}
+	}
+	if _, err := QRSize(nil, 'M'); err == nil {
+		t.Error("QRSize of no data: no error")
+	}
+}
