@@ -58,6 +58,7 @@ type Service struct {
 	closeOnce sync.Once
 	bg        sync.WaitGroup
 	stopBG    chan struct{}
+	probed    chan struct{} // closed once every printer's status was read once
 
 	httpMu sync.Mutex
 	srv    *http.Server
@@ -107,6 +108,7 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (*Service, error) 
 		started: time.Now(),
 		closing: make(chan struct{}),
 		stopBG:  make(chan struct{}),
+		probed:  make(chan struct{}),
 		host:    o.Plugins,
 	}
 	if s.host == nil {
@@ -176,6 +178,8 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (*Service, error) 
 	if o.ProbeEvery > 0 {
 		s.bg.Add(1)
 		go s.monitor(o.ProbeEvery)
+	} else {
+		close(s.probed)
 	}
 	return s, nil
 }
@@ -221,6 +225,12 @@ func (s *Service) monitor(every time.Duration) {
 	defer s.bg.Done()
 	t := time.NewTicker(every / 3)
 	defer t.Stop()
+	first := true
+	defer func() {
+		if first {
+			close(s.probed)
+		}
+	}()
 	for {
 		for _, name := range s.order {
 			select {
@@ -232,11 +242,25 @@ func (s *Service) monitor(every time.Duration) {
 			s.devices[name].probe(ctx, every)
 			cancel()
 		}
+		if first {
+			close(s.probed)
+			first = false
+		}
 		select {
 		case <-t.C:
 		case <-s.stopBG:
 			return
 		}
+	}
+}
+
+// awaitProbe waits (a little) for the first status reading of every
+// printer, so /status and /health right after start-up report what the
+// printers say rather than "unknown".
+func (s *Service) awaitProbe() {
+	select {
+	case <-s.probed:
+	case <-time.After(3 * time.Second):
 	}
 }
 
@@ -568,6 +592,7 @@ type StatusInfo struct {
 
 // Status describes the server and its printers.
 func (s *Service) Status() StatusInfo {
+	s.awaitProbe()
 	host, _ := os.Hostname()
 	up := time.Since(s.started)
 	plugs := s.host.Names()
@@ -602,6 +627,7 @@ type HealthPrinter struct {
 
 // Health summarises whether every printer can print.
 func (s *Service) Health() Health {
+	s.awaitProbe()
 	h := Health{Status: "healthy", Timestamp: time.Now().UTC(), TotalPrinters: len(s.order)}
 	var problems []string
 	for _, p := range s.Printers() {
