@@ -24,6 +24,7 @@ package plugins
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/comandera/comandera/core"
 )
@@ -107,12 +108,16 @@ func Encode(ctx context.Context, q Quirks, doc core.Document, p *core.Profile,
 	if q == nil {
 		return builtin(doc, p)
 	}
-	data, err := q.Encode(ctx, doc, p)
-	if err == nil {
-		return data, nil
-	}
-	if !errors.Is(err, ErrUnsupported) {
-		return nil, err
+	var data []byte
+	err := ErrUnsupported
+	if info, ok := loadedInfo(q); !ok || (slices.Contains(info.Capabilities, CapEncode) && slices.Contains(info.CommandSets, p.CommandSet)) {
+		data, err = q.Encode(ctx, doc, p)
+		if err == nil {
+			return data, nil
+		}
+		if !errors.Is(err, ErrUnsupported) {
+			return nil, err
+		}
 	}
 	data, err = builtin(doc, p)
 	if err != nil {
@@ -121,10 +126,30 @@ func Encode(ctx context.Context, q Quirks, doc core.Document, p *core.Profile,
 	return Transform(ctx, q, data, p)
 }
 
+// An InfoCache is a Quirks that knows the Info its plugin gave when it
+// started (the host's *Plugin does), so Encode and Transform skip a round
+// trip the plugin declared it does not handle. Fallback: every call is made.
+type InfoCache interface {
+	LoadedInfo() Info
+}
+
+func loadedInfo(q Quirks) (Info, bool) {
+	c, ok := q.(InfoCache)
+	if !ok {
+		return Info{}, false
+	}
+	// A plugin that never started has no Info yet: make every call.
+	info := c.LoadedInfo()
+	return info, info.APIVersion != 0
+}
+
 // Transform passes data through q's Transform; ErrUnsupported (or a nil q)
 // leaves data as it is.
 func Transform(ctx context.Context, q Quirks, data []byte, p *core.Profile) ([]byte, error) {
 	if q == nil {
+		return data, nil
+	}
+	if info, ok := loadedInfo(q); ok && !slices.Contains(info.Capabilities, CapTransform) {
 		return data, nil
 	}
 	out, err := q.Transform(ctx, data, p)
