@@ -39,6 +39,10 @@ func (p *noop) Status(context.Context) (core.Status, error) {
 }
 
 func benchQueue(b *testing.B, printers int, paused bool) (*Queue, []*noop) {
+	return benchQueueOpts(b, printers, paused, nil)
+}
+
+func benchQueueOpts(b *testing.B, printers int, paused bool, sinks []string) (*Queue, []*noop) {
 	var pcs []PrinterConfig
 	var ps []*noop
 	for i := range printers {
@@ -47,7 +51,7 @@ func benchQueue(b *testing.B, printers int, paused bool) (*Queue, []*noop) {
 		ps = append(ps, p)
 		pcs = append(pcs, PrinterConfig{Name: fmt.Sprint("p", i), Printer: p, QueueLimit: 1 << 30, PollEvery: time.Millisecond})
 	}
-	q, err := Open(b.TempDir()+"/"+FileName, Options{Logger: slog.New(slog.DiscardHandler), Printers: pcs})
+	q, err := Open(b.TempDir()+"/"+FileName, Options{Logger: slog.New(slog.DiscardHandler), Printers: pcs, Sinks: sinks})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -428,16 +428,11 @@ func (d *deliverer) deliver(ctx context.Context, it outboxItem) (time.Time, bool
 }
 
 func (d *deliverer) post(ctx context.Context, eventID string, e *outboxEntry) error {
-	var cb Callback
-	if err := json.Unmarshal(e.Event, &cb.Event); err != nil {
-		return fmt.Errorf("damaged event: %w", err)
-	}
-	ts := time.Now().Unix()
-	cb.Timestamp, cb.Attempt = ts, e.Attempts+1
-	body, err := json.Marshal(&cb)
+	cb, body, err := newCallback(e.Event, time.Now(), e.Attempts+1)
 	if err != nil {
 		return err
 	}
+	ts := cb.Timestamp
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.URL, bytes.NewReader(body))
 	if err != nil {
 		return err

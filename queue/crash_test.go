@@ -3,6 +3,7 @@ package queue
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,11 +14,14 @@ import (
 	"time"
 
 	"github.com/comandera/comandera/core"
+	bolt "go.etcd.io/bbolt"
 )
 
 // The kill -9 test runs this test binary again as a child process that
 // submits jobs as fast as it can and prints a line for each Submit that
-// returned; the parent kills it with SIGKILL mid-stream.
+// returned; the parent kills it with SIGKILL mid-stream. The child keeps an
+// event sink nobody consumes, so the parent can check after each kill that
+// every state change on disk has its sink entry, in order.
 const crashChildEnv = "COMANDERA_QUEUE_CRASH_CHILD"
 
 func TestMain(m *testing.M) {
@@ -63,7 +67,7 @@ func crashChild(dir string) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	q, err := Open(filepath.Join(dir, FileName), Options{Printers: crashPrinters(lp)})
+	q, err := Open(filepath.Join(dir, FileName), Options{Printers: crashPrinters(lp), Sinks: []string{"mqtt"}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
@@ -165,6 +169,7 @@ func TestKill9(t *testing.T) {
 		}
 		_ = cmd.Wait()
 		t.Logf("round %d: %d jobs acknowledged so far", round, len(acks))
+		checkSinkOnDisk(t, filepath.Join(dir, FileName))
 	}
 
 	// Reopen and let everything print.
@@ -172,7 +177,7 @@ func TestKill9(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	q := openAt(t, filepath.Join(dir, FileName), Options{Printers: crashPrinters(lp)})
+	q := openAt(t, filepath.Join(dir, FileName), Options{Printers: crashPrinters(lp), Sinks: []string{"mqtt"}, Sink: quickDrain})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -240,4 +245,113 @@ func TestKill9(t *testing.T) {
 	if jobs, err := q.List(Filter{State: core.JobPrinting}); err != nil || len(jobs) != 0 {
 		t.Fatalf("jobs left printing: %d %v", len(jobs), err)
 	}
+
+	// The sink, consumed now, holds every change of every job across the
+	// kills: each acknowledged job's chain ends printed.
+	s := q.Sink("mqtt")
+	chains := map[string][]Event{}
+	for s.Pending() > 0 {
+		e := next(t, s)
+		ev := decodeEntry(t, e)
+		chains[ev.Job.ID] = append(chains[ev.Job.ID], ev)
+		if err := s.Ack(e.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	final := map[string]core.JobState{}
+	for id, c := range chains {
+		final[id] = c[len(c)-1].State
+	}
+	checkChains(t, chains, final)
+	for _, a := range acks {
+		if c := chains[a.id]; len(c) == 0 || c[len(c)-1].State != core.JobPrinted {
+			t.Errorf("acknowledged job %s: sink chain %v does not end printed", a.id, chainString(c))
+		}
+	}
+	t.Logf("sink: %d jobs' changes delivered in order after %d kills", len(chains), rounds)
+}
+
+// checkSinkOnDisk reads the database a killed process left: every job's
+// changes in the sink form a chain from its creation to the state stored
+// for it, and every entry belongs to a stored job.
+func checkSinkOnDisk(t *testing.T, path string) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	chains := map[string][]Event{}
+	stored := map[string]core.JobState{}
+	err = db.View(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bSinks).Bucket([]byte("mqtt")).ForEach(func(k, v []byte) error {
+			var ev Event
+			if err := json.Unmarshal(v[8:], &ev); err != nil {
+				return err
+			}
+			chains[ev.Job.ID] = append(chains[ev.Job.ID], ev)
+			return nil
+		}); err != nil {
+			return err
+		}
+		return tx.Bucket(bJobs).ForEach(func(k, v []byte) error {
+			var j Job
+			if err := json.Unmarshal(v, &j); err != nil {
+				return err
+			}
+			stored[j.ID] = j.State
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkChains(t, chains, stored)
+}
+
+// checkChains: for each job in want, its events go "" > queued, each from
+// the state the one before reached, and end in want's state; no event
+// belongs to a job not in want.
+func checkChains(t *testing.T, chains map[string][]Event, want map[string]core.JobState) {
+	t.Helper()
+	bad := 0
+	fail := func(format string, args ...any) {
+		if bad++; bad <= 10 {
+			t.Errorf(format, args...)
+		}
+	}
+	for id, st := range want {
+		c := chains[id]
+		if len(c) == 0 {
+			fail("job %s (%s) has no sink entries", id, st)
+			continue
+		}
+		var prev core.JobState
+		for _, ev := range c {
+			if ev.Previous != prev {
+				fail("job %s: sink chain %s breaks at %s", id, chainString(c), change(ev))
+				break
+			}
+			prev = ev.State
+		}
+		if prev != st {
+			fail("job %s is %s but its sink chain %s ends %s", id, st, chainString(c), prev)
+		}
+	}
+	for id := range chains {
+		if _, ok := want[id]; !ok {
+			fail("sink entries %s for job %s, which is not stored", chainString(chains[id]), id)
+		}
+	}
+	if bad > 10 {
+		t.Errorf("… %d problems in all", bad)
+	}
+}
+
+func chainString(c []Event) string {
+	var parts []string
+	for _, ev := range c {
+		parts = append(parts, change(ev))
+	}
+	return strings.Join(parts, ", ")
 }

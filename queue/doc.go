@@ -103,7 +103,8 @@
 // and a snapshot of the job. Subscribers receive events in commit order.
 // Publishing never blocks a worker: each Subscription has a bounded buffer
 // and events that do not fit are dropped for that subscriber and counted
-// (Dropped); an SSE client that missed some can re-read jobs with Get.
+// (Dropped); an SSE client that missed some can re-read jobs with Get. A
+// consumer that must see every event uses a sink (below).
 //
 // # Callbacks
 //
@@ -130,6 +131,31 @@
 //	ok = hmac.compare_digest(expected, request.headers["X-Comandera-Signature"]) \
 //	    and abs(time.time() - json.loads(request.body)["timestamp"]) < 300
 //
+// # Sinks
+//
+// A transport that must not miss an event either — the MQTT connector,
+// whose events are the backend's only news in an MQTT-only restaurant —
+// names a durable sink in Options.Sinks ("mqtt"). Every change of every job
+// is then written to each sink as an Entry (the Event's JSON) in the same
+// transaction as the change, in commit order: if the change is on disk, so
+// is its entry. The consumer takes entries with Sink(name).Next, delivers
+// each, and removes it with Ack only once delivered (the deletions are
+// gathered for SinkOptions.AckDelay, 1s, and share the group commit);
+// entries not acknowledged when the process dies, or acknowledged within
+// AckDelay of it, are handed out again after the next Open, from the first
+// one not acknowledged. Delivery is therefore at least
+// once (never lost, possibly repeated after a crash): a receiver
+// deduplicates on event_id. Entry.Callback makes the body the HTTP callback
+// carries, so the two channels send the same bytes. Sinks are bounded
+// (SinkOptions): at most MaxEntries (default 50,000) entries and MaxBytes
+// (default 64 MiB) per sink, none older than MaxAge (default 7 days); the
+// oldest entries beyond a bound are dropped, counted (SinkStats.Dropped)
+// and logged, so a box offline for weeks loses its oldest events but does
+// not fill the SD card. Shutdown waits, within its context, while the
+// consumer keeps acknowledging (SinkOptions.Drain, default 1s without
+// progress), so the events of the last jobs usually go out before the
+// process exits.
+//
 // # Storage
 //
 // One bbolt file (FileName in StateDir: /var/lib/comandera/queue.db under
@@ -139,5 +165,6 @@
 // without RTC before NTP syncs). Buckets: jobs (ID → job JSON without
 // payload), payloads (written once), pending (per printer: the jobs still
 // to print, in order, with their expiry), depth (per printer), keys
-// (idempotency), final (for pruning), outbox (event ID → callback entry).
+// (idempotency), final (for pruning), outbox (event ID → callback entry),
+// sinks (per sink: entry ID → event time and event JSON).
 package queue

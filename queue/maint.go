@@ -61,7 +61,8 @@ func (q *Queue) sweep() (int, error) {
 	return n, err
 }
 
-// pruner deletes old final jobs and expired idempotency keys.
+// pruner deletes old final jobs, expired idempotency keys and sink entries
+// past their bounds.
 func (q *Queue) pruner() {
 	defer q.wg.Done()
 	t := time.NewTicker(q.opts.PruneEvery)
@@ -76,6 +77,9 @@ func (q *Queue) pruner() {
 				q.log.Error("pruning failed", "err", err)
 			} else if jobs+keys > 0 {
 				q.log.Debug("pruned history", "jobs", jobs, "keys", keys)
+			}
+			if _, err := q.pruneSinks(); err != nil {
+				q.log.Error("pruning the event sinks failed", "err", err)
 			}
 		}
 	}

@@ -65,6 +65,51 @@ type Service struct {
 
 	metricsOnce    sync.Once
 	metricsHandler http.Handler
+
+	connMu     sync.Mutex
+	connectors map[string]func() ConnectorInfo
+}
+
+// MQTTSink is the queue's durable event sink the MQTT connector publishes
+// from: Open keeps it when the configuration has a connector "mqtt" block.
+const MQTTSink = "mqtt"
+
+// ConnectorInfo describes a connector (a transport beside the HTTP API,
+// such as the MQTT connector) in GET /status. Nothing in it is secret: the
+// broker URL carries no credentials.
+type ConnectorInfo struct {
+	Broker        string    `json:"broker"`
+	ClientID      string    `json:"client_id,omitempty"`
+	Connected     bool      `json:"connected"`
+	Since         time.Time `json:"since,omitzero"`       // when the connection last went up or down
+	LastError     string    `json:"last_error,omitempty"` // why it is not connected
+	PendingEvents int       `json:"pending_events"`       // job events waiting to be delivered (durable)
+	DroppedEvents uint64    `json:"dropped_events"`       // events the bounds dropped undelivered since start
+}
+
+// RegisterConnector makes GET /status report a connector under name: info
+// is called for each request.
+func (s *Service) RegisterConnector(name string, info func() ConnectorInfo) {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	if s.connectors == nil {
+		s.connectors = map[string]func() ConnectorInfo{}
+	}
+	s.connectors[name] = info
+}
+
+func (s *Service) connectorInfo() map[string]ConnectorInfo {
+	s.connMu.Lock()
+	fns := make(map[string]func() ConnectorInfo, len(s.connectors))
+	for k, f := range s.connectors {
+		fns[k] = f
+	}
+	s.connMu.Unlock()
+	out := make(map[string]ConnectorInfo, len(fns))
+	for k, f := range fns {
+		out[k] = f()
+	}
+	return out
 }
 
 // A PluginError is a plugin that could not be loaded at start-up.
@@ -161,6 +206,10 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (*Service, error) 
 			Secret: []byte(cfg.Server.CallbackSecret),
 			Allow:  s.allowCallback,
 		},
+	}
+	if cfg.MQTT != nil {
+		// MQTT events are as durable as callbacks: written with each change.
+		qo.Sinks = append(qo.Sinks, MQTTSink)
 	}
 	if o.Queue != nil {
 		o.Queue(&qo)
@@ -588,6 +637,8 @@ type StatusInfo struct {
 	Plugins       []string            `json:"plugins"`
 	Printers      []PrinterInfo       `json:"printers"`
 	Callbacks     queue.CallbackStats `json:"callbacks"`
+	// Connectors: the transports beside the HTTP API, by name ("mqtt").
+	Connectors map[string]ConnectorInfo `json:"connectors"`
 }
 
 // Status describes the server and its printers.
@@ -604,6 +655,7 @@ func (s *Service) Status() StatusInfo {
 		StartedAt: s.started.UTC(), Uptime: up.Round(time.Second).String(), UptimeSeconds: up.Seconds(),
 		Drivers: core.Drivers(), Plugins: plugs,
 		Printers: s.Printers(), Callbacks: s.q.CallbackStats(),
+		Connectors: s.connectorInfo(),
 	}
 }
 

@@ -12,13 +12,14 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 )
 
 func init() {
-	register(command{name: "check", summary: "check a running server: environment, connectivity, printers, health (-full-test prints)", run: runCheck})
+	register(command{name: "check", summary: "check a running server: environment, connectivity, printers, MQTT connector, health (-full-test prints)", run: runCheck})
 }
 
 // Environment variables the backend's old `manage.py test_printer_connection`
@@ -43,7 +44,8 @@ func runCheck(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 Checks a running comandera server the way the backend's
 "manage.py test_printer_connection" did: the environment (RPI4_HTTP_HOST,
 RPI4_HTTP_PORT, PRINTER_SECRET, or -url and -token), connectivity (hostname,
-version), each printer's state, and health. -full-test also prints a test
+version), each printer's state, the MQTT connector's connection when the
+server has one, and health. -full-test also prints a test
 page on each printer and waits for it to be printed. Every line is ✅ or ❌
 with the reason; the exit status is 1 if any line is ❌.
 
@@ -110,6 +112,17 @@ type checkStatus struct {
 		QueueDepth int    `json:"queue_depth"`
 		LastError  string `json:"last_error"`
 	} `json:"printers"`
+	Connectors map[string]checkConnector `json:"connectors"`
+}
+
+// checkConnector is a connector's entry in GET /status (server.ConnectorInfo).
+type checkConnector struct {
+	Broker        string `json:"broker"`
+	ClientID      string `json:"client_id"`
+	Connected     bool   `json:"connected"`
+	LastError     string `json:"last_error"`
+	PendingEvents int    `json:"pending_events"`
+	DroppedEvents uint64 `json:"dropped_events"`
 }
 
 type checkHealth struct {
@@ -190,6 +203,18 @@ func (c *checker) run(ctx context.Context, rawURL, tok string, full bool, timeou
 		}
 	}
 
+	if len(s.Connectors) > 0 {
+		c.section("Connectors")
+		names := make([]string, 0, len(s.Connectors))
+		for name := range s.Connectors {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		for _, name := range names {
+			c.connector(name, s.Connectors[name])
+		}
+	}
+
 	c.section("Health")
 	missing := []string{}
 	if h.Status == nil {
@@ -247,6 +272,35 @@ func (c *checker) run(ctx context.Context, rawURL, tok string, full bool, timeou
 			c.bad("%s: test page %s (job %s): %s", p.Name, j.State, j.ID, j.LastError)
 		}
 	}
+}
+
+// connector reports one connector: ✅ connected, or ❌ with the reason.
+func (c *checker) connector(name string, k checkConnector) {
+	to := k.Broker
+	if k.ClientID != "" {
+		to += " as " + k.ClientID
+	}
+	var waiting string
+	switch k.PendingEvents {
+	case 0:
+		waiting = "no events waiting"
+	case 1:
+		waiting = "1 event waiting to be published"
+	default:
+		waiting = fmt.Sprintf("%d events waiting to be published", k.PendingEvents)
+	}
+	if k.DroppedEvents > 0 {
+		waiting += fmt.Sprintf("; %d dropped undelivered since the start, beyond the event sink's bounds", k.DroppedEvents)
+	}
+	if k.Connected {
+		c.ok("%s: connected to %s (%s)", name, to, waiting)
+		return
+	}
+	reason := k.LastError
+	if reason == "" {
+		reason = "no reason given"
+	}
+	c.bad("%s: not connected to %s: %s (%s)", name, to, reason, waiting)
 }
 
 // printerProblem reads a printer's state again, for a test page that did

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +22,13 @@ const checkToken = "check-test-token"
 // checkServer runs the real server (in process) with two sim printers and
 // returns its URL and the output directory.
 func checkServer(t *testing.T) (string, string) {
+	t.Helper()
+	return checkServerWith(t, nil)
+}
+
+// checkServerWith is checkServer calling setup with the service before it
+// serves.
+func checkServerWith(t *testing.T, setup func(*server.Service)) (string, string) {
 	t.Helper()
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
@@ -51,6 +59,9 @@ printer "bar" {
 	svc, err := server.Open(context.Background(), cfg, server.Options{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if setup != nil {
+		setup(svc)
 	}
 	hs := httptest.NewServer(svc.Handler())
 	t.Cleanup(func() {
@@ -95,8 +106,8 @@ func TestCheck(t *testing.T) {
 				t.Errorf("output lacks %q:\n%s", want, text)
 			}
 		}
-		if strings.Contains(text, "❌") || strings.Contains(text, checkToken) {
-			t.Errorf("a ❌ or the token in the output:\n%s", text)
+		if strings.Contains(text, "❌") || strings.Contains(text, checkToken) || strings.Contains(text, "Connectors") {
+			t.Errorf("a ❌, the token or a connector in the output:\n%s", text)
 		}
 		// The test pages were really printed.
 		for _, p := range []string{"kitchen", "bar"} {
@@ -168,4 +179,27 @@ func TestCheck(t *testing.T) {
 			t.Errorf("took %s", time.Since(start))
 		}
 	})
+}
+
+// The MQTT connector's line: ✅ when connected, ❌ with the reason when not.
+// (connector/mqtt's TestKill9EventsDelivered runs it against a real
+// `comandera serve` and broker.)
+func TestCheckConnector(t *testing.T) {
+	var info atomic.Pointer[server.ConnectorInfo]
+	info.Store(&server.ConnectorInfo{Broker: "mqtts://broker.example:8883", ClientID: "restaurant-12", Connected: true})
+	u, _ := checkServerWith(t, func(svc *server.Service) {
+		svc.RegisterConnector("mqtt", func() server.ConnectorInfo { return *info.Load() })
+	})
+	code, text := runCheckCmd(t, "-url", u, "-token", checkToken)
+	if code != 0 || !strings.Contains(text, "Connectors\n  ✅ mqtt: connected to mqtts://broker.example:8883 as restaurant-12 (no events waiting)") {
+		t.Errorf("exit %d:\n%s", code, text)
+	}
+	info.Store(&server.ConnectorInfo{Broker: "mqtts://broker.example:8883", ClientID: "restaurant-12",
+		LastError: "dial tcp 192.0.2.7:8883: connect: connection refused", PendingEvents: 3, DroppedEvents: 2})
+	code, text = runCheckCmd(t, "-url", u, "-token", checkToken)
+	want := "❌ mqtt: not connected to mqtts://broker.example:8883 as restaurant-12: dial tcp 192.0.2.7:8883: connect: connection refused " +
+		"(3 events waiting to be published; 2 dropped undelivered since the start, beyond the event sink's bounds)"
+	if code != 1 || !strings.Contains(text, want) || !strings.Contains(text, "1 check failed.") {
+		t.Errorf("exit %d:\n%s\nwant %q", code, text, want)
+	}
 }

@@ -38,9 +38,10 @@ type Options struct {
 	// InFlight is the MQTT 5 Receive Maximum: how many unacknowledged QoS 1
 	// messages the broker may send at once; default 16.
 	InFlight uint16
-	// EventBacklog bounds the messages (events, replies, rejections) held
-	// while the broker is unreachable; more are dropped and counted.
-	// Default 10,000.
+	// EventBacklog bounds the messages other than events (replies,
+	// rejections) held in memory while the broker is unreachable; more are
+	// dropped and counted. Events wait on disk, in the queue's "mqtt" sink,
+	// within its bounds (queue.SinkOptions). Default 10,000.
 	EventBacklog int
 	// StatusEvery is how often P/status is published when nothing changes;
 	// default 60s. StatusCheck is how often the status is compared with
@@ -119,8 +120,11 @@ type Stats struct {
 	Duplicates    uint64 `json:"duplicates"`     // job messages that returned an existing job
 	Rejected      uint64 `json:"rejected"`       // job messages refused for good
 	Requests      uint64 `json:"requests"`       // requests answered (other than print)
-	Events        uint64 `json:"events"`         // events handed to the publish queue
-	Dropped       uint64 `json:"dropped"`        // messages not published: backlog full, events missed
+	Events        uint64 `json:"events"`         // events published and acknowledged by the broker (PUBACK)
+	EventRetries  uint64 `json:"event_retries"`  // event publishes that failed and were tried again
+	EventsPending int    `json:"events_pending"` // events waiting on disk to be published
+	EventsDropped uint64 `json:"events_dropped"` // events dropped unpublished by the sink's bounds or refused for good by the broker
+	Dropped       uint64 `json:"dropped"`        // replies and rejections not published: backlog full
 }
 
 // A Connector connects a Service to an MQTT broker. Start one with Start;
@@ -136,7 +140,12 @@ type Connector struct {
 
 	cm   *autopaho.ConnectionManager
 	pubq *boundedQueue
-	sub  *queue.Subscription
+	sink *queue.Sink // the job events, durable
+
+	stMu    sync.Mutex
+	up      bool
+	since   time.Time // when the connection last went up or down
+	lastErr string    // why it is not connected (no secrets)
 
 	ctx    context.Context // canceled by Close
 	cancel context.CancelFunc
@@ -153,7 +162,7 @@ type Connector struct {
 	connected       atomic.Bool
 	subscribedCount atomic.Uint64
 	connects, connectErrors, received, queued, duplicates, rejected,
-	requests, events, dropped atomic.Uint64
+	requests, events, eventRetries, eventsRefused, dropped atomic.Uint64
 	lastDropLog atomic.Int64
 }
 
@@ -173,6 +182,10 @@ func Start(svc *server.Service, cfg *config.MQTT, o Options) (*Connector, error)
 	if cfg == nil {
 		return nil, errors.New("mqtt: no connector configuration")
 	}
+	sink := svc.Queue().Sink(server.MQTTSink)
+	if sink == nil {
+		return nil, fmt.Errorf("mqtt: the service has no %q event sink (server.Open keeps one when the configuration has a connector \"mqtt\" block)", server.MQTTSink)
+	}
 	o.defaults(svc)
 	tlsCfg, err := TLSConfig(cfg)
 	if err != nil {
@@ -185,6 +198,9 @@ func Start(svc *server.Service, cfg *config.MQTT, o Options) (*Connector, error)
 		reqPfx:  cfg.TopicPrefix + "/" + TopicRequests + "/",
 		started: time.Now(),
 		pubq:    newBoundedQueue(o.EventBacklog),
+		sink:    sink,
+		lastErr: "not connected yet",
+		since:   time.Now().UTC(),
 		jobs:    make(chan inbound, int(o.InFlight)+16),
 		kick:    make(chan struct{}, 1),
 		reqSem:  make(chan struct{}, o.Requests),
@@ -193,8 +209,10 @@ func Start(svc *server.Service, cfg *config.MQTT, o Options) (*Connector, error)
 		c.log.Warn("mqtt: publishing unsigned: no callback secret or token is configured")
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	// Subscribe before connecting: no event is missed.
-	c.sub = svc.Events(4096)
+	// Events are taken from the first one not yet acknowledged: those a
+	// connector closed earlier in this process took but did not deliver
+	// too.
+	c.sink.Rewind()
 
 	backoff := autopaho.NewConstantBackoff(o.ReconnectMin)
 	if o.ReconnectMax > o.ReconnectMin {
@@ -227,12 +245,16 @@ func Start(svc *server.Service, cfg *config.MQTT, o Options) (*Connector, error)
 					reason = d.Properties.ReasonString
 				}
 				c.log.Warn("mqtt: the broker closed the connection", "reason_code", d.ReasonCode, "reason", reason)
+				msg := fmt.Sprintf("the broker closed the connection (reason code 0x%02x)", d.ReasonCode)
+				if reason != "" {
+					msg += ": " + reason
+				}
+				c.setState(false, msg, true)
 			},
 		},
 	}
 	cm, err := autopaho.NewConnection(context.Background(), cc)
 	if err != nil {
-		c.sub.Close()
 		return nil, fmt.Errorf("mqtt: %w", err)
 	}
 	c.cm = cm
@@ -240,8 +262,10 @@ func Start(svc *server.Service, cfg *config.MQTT, o Options) (*Connector, error)
 	go c.jobLoop()
 	go c.eventLoop()
 	go c.statusLoop()
+	svc.RegisterConnector("mqtt", c.Info)
 	c.log.Info("mqtt: connecting", "broker", cfg.BrokerURL.Redacted(), "client_id", cfg.ClientID,
-		"topic_prefix", cfg.TopicPrefix, "session_expiry", cfg.SessionExpiry, "envelope", cfg.Envelope)
+		"topic_prefix", cfg.TopicPrefix, "session_expiry", cfg.SessionExpiry, "envelope", cfg.Envelope,
+		"events_pending", c.sink.Pending())
 	return c, nil
 }
 
@@ -256,26 +280,88 @@ func (c *Connector) AwaitConnection(ctx context.Context) error { return c.cm.Awa
 
 // Stats returns the connector's counters.
 func (c *Connector) Stats() Stats {
+	ss := c.sink.Stats()
 	return Stats{
 		Connected: c.connected.Load(), Connects: c.connects.Load(), ConnectErrors: c.connectErrors.Load(),
 		Received: c.received.Load(), Queued: c.queued.Load(), Duplicates: c.duplicates.Load(),
-		Rejected: c.rejected.Load(), Requests: c.requests.Load(), Events: c.events.Load(), Dropped: c.dropped.Load(),
+		Rejected: c.rejected.Load(), Requests: c.requests.Load(), Events: c.events.Load(),
+		EventRetries: c.eventRetries.Load(), EventsPending: ss.Pending, EventsDropped: ss.Dropped + c.eventsRefused.Load(),
+		Dropped: c.dropped.Load(),
 	}
+}
+
+// Info describes the connector for GET /status (server.ConnectorInfo):
+// the broker without credentials, whether it is connected and why not, and
+// the events waiting.
+func (c *Connector) Info() server.ConnectorInfo {
+	c.stMu.Lock()
+	since, lastErr := c.since, c.lastErr
+	c.stMu.Unlock()
+	ss := c.sink.Stats()
+	info := server.ConnectorInfo{
+		Broker: PublicURL(c.cfg.BrokerURL), ClientID: c.cfg.ClientID, Connected: c.connected.Load(), Since: since,
+		PendingEvents: ss.Pending, DroppedEvents: ss.Dropped + c.eventsRefused.Load(),
+	}
+	if !info.Connected {
+		info.LastError = lastErr
+	}
+	return info
+}
+
+// PublicURL returns u without user information, query or fragment: what may
+// be shown to anyone who can read /status.
+func PublicURL(u *url.URL) string {
+	if u == nil {
+		return ""
+	}
+	v := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}
+	return v.String()
+}
+
+// setState records the connection's state for Info; reason says why it
+// is down. A reason given while already down replaces the one before only
+// when replace is set (a connection error is news; "connection lost" after
+// the broker said why it closed the connection is not).
+func (c *Connector) setState(up bool, reason string, replace bool) {
+	c.stMu.Lock()
+	defer c.stMu.Unlock()
+	if up != c.up {
+		c.up, c.since = up, time.Now().UTC()
+	} else if !replace {
+		return
+	}
+	c.lastErr = ""
+	if !up {
+		c.lastErr = c.redact(reason)
+	}
+}
+
+// redact removes the broker's credentials from a message.
+func (c *Connector) redact(s string) string {
+	if u := c.cfg.BrokerURL; u != nil && u.User != nil {
+		s = strings.ReplaceAll(s, u.String(), PublicURL(u))
+		s = strings.ReplaceAll(s, u.User.String()+"@", "")
+	}
+	if p := c.cfg.Password; len(p) >= 4 {
+		s = strings.ReplaceAll(s, p, "xxxxx")
+	}
+	return s
 }
 
 // Close stops the connector: it stops taking jobs (one in hand that is not
 // yet queued stays unacknowledged, for the broker to deliver again),
-// publishes the events still waiting (until ctx ends) and a retained
-// offline status, and disconnects. Call it after the Service's Shutdown, so
-// the events of the last jobs are published.
+// publishes the replies still waiting (until ctx ends) and a retained
+// offline status, and disconnects. Call it after the Service's Shutdown:
+// while the queue closes it waits for the connector to publish the events
+// of the last jobs (queue.SinkOptions.Drain); events still unpublished stay
+// on disk and are published after the next start.
 func (c *Connector) Close(ctx context.Context) error {
 	var err error
 	c.once.Do(func() {
 		c.reqMu.Lock()
 		c.closing = true
 		c.reqMu.Unlock()
-		c.cancel()
-		c.sub.Close() // the event loop publishes what is buffered, then ends
+		c.cancel() // events not yet published stay in the sink for the next start
 		done := make(chan struct{})
 		go func() {
 			c.wg.Wait()
@@ -387,6 +473,7 @@ func (c *Connector) connectPacket(cp *paho.Connect, _ *url.URL) (*paho.Connect, 
 var utf8Format byte = 1
 
 func (c *Connector) onUp(cm *autopaho.ConnectionManager, ca *paho.Connack) {
+	c.setState(true, "", true)
 	c.connected.Store(true)
 	c.connects.Add(1)
 	c.log.Info("mqtt: connected", "broker", c.cfg.BrokerURL.Redacted(), "session_present", ca.SessionPresent)
@@ -439,6 +526,7 @@ func (c *Connector) subscribe(cm *autopaho.ConnectionManager) {
 }
 
 func (c *Connector) onDown() bool {
+	c.setState(false, "connection lost", false)
 	c.connected.Store(false)
 	if c.ctx.Err() == nil {
 		c.log.Warn("mqtt: connection to the broker lost; reconnecting")
@@ -447,6 +535,7 @@ func (c *Connector) onDown() bool {
 }
 
 func (c *Connector) onConnectError(err error) {
+	c.setState(false, err.Error(), true)
 	c.connectErrors.Add(1)
 	if c.ctx.Err() == nil {
 		c.log.Warn("mqtt: cannot connect to the broker; retrying", "broker", c.cfg.BrokerURL.Redacted(), "err", err)
@@ -811,28 +900,94 @@ func (c *Connector) logDrop(msg string, args ...any) {
 
 // --- events ---
 
-// eventLoop publishes every job event as the body of the HTTP callback,
-// signed the same way, until the subscription ends.
+// eventLoop publishes the job events from the durable sink, in order, one
+// at a time: each is published at QoS 1 until the broker acknowledges it
+// (PUBACK), and only then removed from the sink. It ends when the
+// connector closes or the queue does; what is left is published after the
+// next start, from the first event not acknowledged.
 func (c *Connector) eventLoop() {
 	defer c.wg.Done()
-	var missed uint64
-	for ev := range c.sub.C {
-		cb := queue.Callback{Event: ev, Timestamp: time.Now().Unix(), Attempt: 1}
-		body, err := json.Marshal(&cb)
+	for {
+		e, err := c.sink.Next(c.ctx)
 		if err != nil {
-			c.log.Error("mqtt: cannot encode an event", "event", ev.ID, "err", err)
-			continue
+			return // closing, or the queue is closed
 		}
-		c.events.Add(1)
-		c.enqueue(c.topics.Events, body, nil, paho.UserProperties{
+		if !c.publishEvent(e) {
+			return
+		}
+	}
+}
+
+// publishEvent publishes one entry until the broker acknowledges it. It
+// returns false when the connector or the queue closes first.
+func (c *Connector) publishEvent(e queue.Entry) bool {
+	wait := 200 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		if err := c.cm.AwaitConnection(c.ctx); err != nil {
+			return false
+		}
+		cb, body, err := e.Callback(time.Now(), attempt)
+		if err == nil && cb.Job == nil {
+			err = errors.New("the event has no job")
+		}
+		if err != nil {
+			c.log.Error("mqtt: damaged event in the sink; dropping it", "entry", e.ID, "err", err)
+			c.eventsRefused.Add(1)
+			c.ackEvent(e.ID)
+			return true
+		}
+		payload, props := c.encode(body, paho.UserProperties{
 			{Key: PropTimestamp, Value: fmt.Sprint(cb.Timestamp)},
-			{Key: PropEvent, Value: ev.ID},
+			{Key: PropEvent, Value: cb.ID},
 		})
-		if d := c.sub.Dropped(); d > missed {
-			c.dropped.Add(d - missed)
-			c.logDrop("mqtt: events missed: the event stream overflowed", "missed", d-missed)
-			missed = d
+		pr, err := c.cm.Publish(c.ctx, &paho.Publish{QoS: 1, Topic: c.topics.Events, Payload: payload,
+			Properties: &paho.PublishProperties{ContentType: "application/json", PayloadFormat: &utf8Format, User: props}})
+		if err == nil {
+			c.events.Add(1)
+			c.ackEvent(e.ID)
+			return true
 		}
+		if c.ctx.Err() != nil {
+			return false
+		}
+		if pr != nil && (pr.ReasonCode == 0x95 || pr.ReasonCode == 0x99) {
+			// Packet too large, payload format invalid: this message
+			// can never be taken, and must not hold back the others.
+			c.eventsRefused.Add(1)
+			c.log.Error("mqtt: the broker refused an event for good; dropping it", "event", cb.ID, "job", cb.Job.ID,
+				"state", cb.State, "reason_code", pr.ReasonCode, "bytes", len(payload), "err", err)
+			c.ackEvent(e.ID)
+			return true
+		}
+		c.eventRetries.Add(1)
+		level := slog.LevelWarn
+		if !c.connected.Load() {
+			level = slog.LevelDebug // the connection is down: the log says so already
+		}
+		c.log.Log(c.ctx, level, "mqtt: event not acknowledged by the broker; publishing it again", "event", cb.ID,
+			"job", cb.Job.ID, "state", cb.State, "attempt", attempt, "retry_in", wait, "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-c.ctx.Done():
+			t.Stop()
+			return false
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
+}
+
+// ackEvent removes a published entry from the sink (the sink batches the
+// deletions, so publishing the next one does not wait for the disk).
+func (c *Connector) ackEvent(id uint64) {
+	if err := c.sink.Ack(id); err != nil {
+		// It stays in the sink and is published again after the next
+		// start: a duplicate, never a loss.
+		level := slog.LevelWarn
+		if errors.Is(err, queue.ErrClosed) {
+			level = slog.LevelInfo
+		}
+		c.log.Log(context.Background(), level, "mqtt: cannot remove a published event from the sink; it will be published again after a restart", "entry", id, "err", err)
 	}
 }
 

@@ -43,12 +43,18 @@
 // MQTT 5 response topic with the correlation data, or to P/replies with the
 // body's correlation_id.
 //
-// Events are published at QoS 1, in order, through an in-memory queue that
-// holds them while the broker is unreachable (up to Options.EventBacklog);
-// delivery is at least once, so a backend deduplicates on event_id. Events
-// not yet published when the process dies are lost: the HTTP callback
-// outbox is the durable channel, and the job and jobs requests tell the
-// current state.
+// Events are as durable as the HTTP callbacks: the queue writes each job
+// state change to its "mqtt" sink (queue.Sink) in the same transaction as
+// the change, and the connector publishes them from there at QoS 1, in
+// order, one at a time, removing each only after the broker's PUBACK. A
+// broker outage, a crash or a power cut delays events but loses none: after
+// a reconnection or a restart publishing continues from the first event
+// not acknowledged, so an event may arrive twice (a backend deduplicates
+// on event_id) but never goes missing. The sink is bounded
+// (queue.SinkOptions: 50,000 events, 64 MiB, 7 days by default); beyond
+// that the oldest events are dropped, counted and logged. Replies and
+// rejections go through an in-memory queue (Options.EventBacklog) while the
+// broker is unreachable.
 //
 // Every message the box publishes carries the user property
 // X-Comandera-Signature: "sha256=" and the hex HMAC-SHA256 of the payload
@@ -60,9 +66,9 @@
 //
 // # Using it
 //
-//	svc, _ := server.Open(ctx, cfg, server.Options{Logger: log})
+//	svc, _ := server.Open(ctx, cfg, server.Options{Logger: log}) // with cfg.MQTT: keeps the "mqtt" sink
 //	conn, err := mqtt.Start(svc, cfg.MQTT, mqtt.Options{Logger: log})
 //	…
-//	svc.Shutdown(ctx) // jobs arriving now are left for the next start
-//	conn.Close(ctx)   // publish the last events and "offline", disconnect
+//	svc.Shutdown(ctx) // jobs arriving now are left for the next start; the last events go out
+//	conn.Close(ctx)   // publish "offline", disconnect
 package mqtt

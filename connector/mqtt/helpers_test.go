@@ -51,6 +51,9 @@ type broker struct {
 	srv  *mochi.Server
 	addr string // host:port
 	tls  *tls.Config
+
+	mu   sync.Mutex
+	down bool // srv is closed (mochi panics on a second Close)
 }
 
 // startBroker starts a mochi broker on addr ("" for a free loopback port),
@@ -77,8 +80,18 @@ func startBroker(t testing.TB, addr string, tc *tls.Config) *broker {
 	}
 	go srv.Serve()
 	b := &broker{t: t, srv: srv, addr: l.Address(), tls: tc}
-	t.Cleanup(func() { b.srv.Close() })
+	t.Cleanup(b.stop)
 	return b
+}
+
+// stop closes the broker (losing its in-memory state).
+func (b *broker) stop() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.down {
+		b.down = true
+		b.srv.Close()
+	}
 }
 
 func (b *broker) url() string {
@@ -91,9 +104,14 @@ func (b *broker) url() string {
 // restart closes the broker (losing its in-memory state) and starts a new
 // one on the same address.
 func (b *broker) restart() {
-	b.srv.Close()
+	b.stop()
 	nb := startBroker(b.t, b.addr, b.tls)
-	b.srv = nb.srv
+	nb.mu.Lock()
+	nb.down = true // b closes it
+	nb.mu.Unlock()
+	b.mu.Lock()
+	b.srv, b.down = nb.srv, false
+	b.mu.Unlock()
 }
 
 // --- a box: a Service and its connector ---

@@ -303,6 +303,17 @@ func TestMosquittoKill9LastWill(t *testing.T) {
 	killAndWill(t, m.url(), nil, "")
 }
 
+// kill -9 of a real `comandera serve` after jobs printed while Mosquitto
+// was down: their events are published after the restart.
+func TestMosquittoKill9EventsDelivered(t *testing.T) {
+	m := startMosquitto(t, nil)
+	killEvents(t, m.url(), func() {
+		// Killed, so it cannot save what it holds: the events come from the box.
+		m.kill()
+		os.Remove(filepath.Join(m.dir, "mosquitto.db"))
+	}, m.start)
+}
+
 // Mutual TLS with Mosquitto: the fleet's client certificate is accepted,
 // another CA's or none is refused.
 func TestMosquittoMutualTLS(t *testing.T) {
