@@ -105,6 +105,6 @@ func TestPythonExamples(t *testing.T) {
 		t.Fatalf("examples: %v %+v\nstdout:\n%s\nstderr:\n%s\nserver:\n%s", err, summary, stdout.String(), stderr.String(), p.log.String())
 	}
 	t.Logf("examples: %+v", summary)
-	markers := []string{"PY-HTTP-1", "PY-MQTT-1"}
+	markers := []string{"PY-HTTP-1", "PY-MQTT-1", "PY-MQTT-2"}
 	checkOnce(t, waitTickets(t, out, markers, 10*time.Second), markers)
 }

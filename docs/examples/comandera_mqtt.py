@@ -39,7 +39,7 @@ class ComanderaMQTT:
 
     def __init__(self, host, port=8883, secret=b"", subscriptions=(), on_message=None,
                  username=None, password=None, tls=True, ca_certs=None, certfile=None,
-                 keyfile=None, envelope=False, client_id=None, timeout=10):
+                 keyfile=None, envelope=False, client_id=None, session_expiry=0, timeout=10):
         self.secret, self.envelope, self.timeout = secret, envelope, timeout
         self.on_message = on_message  # called as on_message(topic, body) for verified messages
         self.client_id = client_id or "backend-" + uuid.uuid4().hex[:12]
@@ -56,7 +56,12 @@ class ComanderaMQTT:
         self.client.on_connect = self._on_connect
         self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
-        self.client.connect(host, port, keepalive=30)
+        connect = Properties(PacketTypes.CONNECT)
+        if session_expiry:
+            # A persistent session (a fixed client_id, clean start off): the
+            # broker keeps QoS 1 events for this client while it is away.
+            connect.SessionExpiryInterval = session_expiry
+        self.client.connect(host, port, keepalive=30, clean_start=not session_expiry, properties=connect)
         self.client.loop_start()  # a network thread; it reconnects by itself
         if not self._subscribed.wait(timeout):
             self.close()

@@ -89,5 +89,8 @@ def start_mqtt_listener():
         username=settings.COMANDERA_MQTT_USERNAME, password=settings.COMANDERA_MQTT_PASSWORD,
         tls=settings.COMANDERA_MQTT_TLS, ca_certs=settings.COMANDERA_MQTT_CA,
         subscriptions=["comandera/+/events", "comandera/+/status", "comandera/+/errors"],
-        on_message=on_box_message)
+        on_message=on_box_message,
+        # A fixed client ID and a persistent session: events published while
+        # this listener is down wait at the broker for a day.
+        client_id=settings.COMANDERA_MQTT_CLIENT_ID, session_expiry=24 * 3600)
 # [END mqtt_listener]

@@ -81,7 +81,7 @@ def install_django_stand_ins(secret):
         COMANDERA_CALLBACK_SECRET=secret,
         COMANDERA_MQTT_HOST=env["MQTT_HOST"], COMANDERA_MQTT_PORT=int(env["MQTT_PORT"]),
         COMANDERA_MQTT_TLS=False, COMANDERA_MQTT_USERNAME=None, COMANDERA_MQTT_PASSWORD=None,
-        COMANDERA_MQTT_CA=None))
+        COMANDERA_MQTT_CA=None, COMANDERA_MQTT_CLIENT_ID="backend-listener-" + str(os.getpid())))
     module("django.core")
     module("django.core.cache", cache=Cache())
     module("django.http", HttpResponse=HttpResponse, HttpResponseForbidden=HttpResponseForbidden,
@@ -99,6 +99,7 @@ install_django_stand_ins(secret)
 import logging  # noqa: E402
 
 import comandera_http  # noqa: E402
+import comandera_mqtt  # noqa: E402
 import comandera_signature  # noqa: E402
 import django_views  # noqa: E402
 import orders  # noqa: E402
@@ -229,6 +230,26 @@ try:
     fail("a forged MQTT message verified")
 except comandera_signature.InvalidSignature:
     pass
+box.close()
+
+# The listener is away: a job printed now has its events held by the broker
+# in the listener's persistent session, and delivered when it reconnects.
+sender = comandera_mqtt.ComanderaMQTT(env["MQTT_HOST"], int(env["MQTT_PORT"]), secret=secret.encode(), tls=False)
+order3 = dict(order, id=8814, items=[{"qty": 1, "name": "Croquetas", "note": "TICKET PY-MQTT-2"}])
+orders.send_order_over_mqtt(sender, prefix, order3)
+deadline = time.time() + 30
+while time.time() < deadline:
+    r = sender.request(prefix, "jobs", {"printer": "kitchen", "state": "printed"})
+    if r["status"] == 200 and any(j.get("idempotency_key") == "order-8814-kitchen" for j in r["result"]["jobs"]):
+        break
+    time.sleep(0.1)
+else:
+    fail("order 8814 did not print")
+sender.close()
+with applied_lock:
+    check(not any(a[1] == "order-8814-kitchen" for a in applied), "an event reached the closed listener")
+box = django_views.start_mqtt_listener()
+wait_applied(lambda a: a[1] == "order-8814-kitchen" and a[2] == "printed", "the printed event held while the listener was away")
 box.close()
 summary["mqtt_job"] = printed[0][0]
 summary["ok"] = True
