@@ -738,11 +738,6 @@ EOF
 	fi
 }
 
-# env_value NAME FILE: a variable's value in an EnvironmentFile.
-env_value() {
-	sed -n -E "s/^[[:space:]]*$1=[\"']?([^\"']*)[\"']?[[:space:]]*\$/\\1/p" "$2" | tail -n 1
-}
-
 # ---------------------------------------------------------------------------
 # Do it.
 
@@ -954,10 +949,16 @@ else
 	out=""
 	for attempt in 1 2 3 4 5; do
 		rc=0
-		out=$(env RPI4_HTTP_HOST="$(env_value RPI4_HTTP_HOST "$ENV_PATH")" \
-			RPI4_HTTP_PORT="$(env_value RPI4_HTTP_PORT "$ENV_PATH")" \
-			PRINTER_SECRET="$(env_value PRINTER_SECRET "$ENV_PATH")" \
-			"$BIN_PATH" check 2>&1) || rc=$?
+		# The service's environment (its token, MQTT credentials…) and its
+		# configuration tell check where the server listens, with which
+		# token, and which TLS certificate it presents.
+		out=$(
+			set -a
+			# shellcheck source=/dev/null
+			. "$ENV_PATH"
+			set +a
+			"$BIN_PATH" check -config "$CONF_PATH" 2>&1
+		) || rc=$?
 		((rc != 0)) || break
 		[[ $out != *'unknown command "check"'* ]] || break
 		((attempt == 5)) || sleep 2

@@ -3,7 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,6 +19,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/comandera/comandera/config"
 )
 
 func init() {
@@ -38,8 +43,11 @@ func runCheck(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	rawURL := fs.String("url", "", "server `URL` (default http://$RPI4_HTTP_HOST:$RPI4_HTTP_PORT)")
 	tok := fs.String("token", "", "bearer `token` (default $PRINTER_SECRET)")
 	timeout := fs.Duration("timeout", time.Minute, "how long -full-test waits for each test page")
+	caFile := fs.String("ca", "", "PEM `file` of the CA (or self-signed certificate) that signed the server's HTTPS certificate")
+	cfgFile := fs.String("config", "", "check the local server this printers.hcl `file` configures: its listen address, its token, and its own TLS certificate (pinned)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, `Usage: comandera check [-full-test] [-url URL] [-token T]
+		fmt.Fprintln(stderr, `Usage: comandera check [-full-test] [-url URL] [-token T] [-ca FILE]
+       comandera check -config /etc/comandera/printers.hcl [-full-test]
 
 Checks a running comandera server the way the backend's
 "manage.py test_printer_connection" did: the environment (RPI4_HTTP_HOST,
@@ -48,6 +56,11 @@ version), each printer's state, the MQTT connector's connection when the
 server has one, and health. -full-test also prints a test
 page on each printer and waits for it to be printed. Every line is ✅ or ❌
 with the reason; the exit status is 1 if any line is ❌.
+
+With -config, the server is the one that file configures on this machine:
+the URL comes from its listen address (https when it has a tls block, whose
+certificate must be the one the server presents), and the token from it
+when neither -token nor PRINTER_SECRET is given.
 
 Flags:`)
 		fs.PrintDefaults()
@@ -62,7 +75,37 @@ Flags:`)
 		fs.Usage()
 		return 2
 	}
-	c := &checker{out: stdout, client: &http.Client{Timeout: 15 * time.Second}}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if *caFile != "" {
+		pool, err := caPool(*caFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "comandera check: -ca: %v\n", err)
+			return 2
+		}
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool}
+	}
+	if *cfgFile != "" {
+		cfg, diags := config.Load(*cfgFile)
+		if diags.HasErrors() {
+			_ = config.WriteDiagnostics(stderr, diags)
+			return 1
+		}
+		if *rawURL == "" {
+			*rawURL = localURL(cfg.Server)
+		}
+		if *tok == "" && os.Getenv(envSecret) == "" {
+			*tok = cfg.Server.Token
+		}
+		if cfg.Server.TLS != nil && *caFile == "" {
+			pin, err := pinned(cfg.Server.TLS.Cert)
+			if err != nil {
+				fmt.Fprintf(stderr, "comandera check: %v\n", err)
+				return 1
+			}
+			tr.TLSClientConfig = pin
+		}
+	}
+	c := &checker{out: stdout, client: &http.Client{Timeout: 15 * time.Second, Transport: tr}}
 	c.run(ctx, *rawURL, *tok, *full, *timeout)
 	if c.failed > 0 {
 		fmt.Fprintf(stdout, "\n%d %s failed.\n", c.failed, pluralWord(c.failed, "check", "checks"))
@@ -440,4 +483,64 @@ func snippet(b []byte) string {
 		s = s[:200] + "…"
 	}
 	return s
+}
+
+// caPool is the system's roots plus the PEM certificates in file.
+func caPool(file string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", file)
+	}
+	return pool, nil
+}
+
+// localURL is where a server with this server block answers on this
+// machine: a wildcard listen address is reached on loopback.
+func localURL(s config.Server) string {
+	host, port, err := net.SplitHostPort(s.Listen)
+	if err != nil {
+		host, port = "127.0.0.1", "3001"
+	}
+	switch host {
+	case "", "0.0.0.0":
+		host = "127.0.0.1"
+	case "::":
+		host = "::1"
+	}
+	scheme := "http"
+	if s.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
+}
+
+// pinned trusts exactly the certificate in certFile (the server's own, from
+// its configuration), whatever names it carries: checking the local server
+// through 127.0.0.1 must not depend on the certificate naming that address.
+func pinned(certFile string) (*tls.Config, error) {
+	data, err := os.ReadFile(certFile)
+	if err != nil {
+		return nil, fmt.Errorf("the server's TLS certificate: %w", err)
+	}
+	block, _ := pem.Decode(data)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return nil, fmt.Errorf("%s: no PEM certificate", certFile)
+	}
+	want := block.Bytes
+	return &tls.Config{
+		InsecureSkipVerify: true, // replaced by the pin below
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 || !bytes.Equal(cs.PeerCertificates[0].Raw, want) {
+				return fmt.Errorf("the server's certificate is not the one in %s", certFile)
+			}
+			return nil
+		},
+	}, nil
 }

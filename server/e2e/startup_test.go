@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"io"
 	"math/big"
 	"net"
@@ -132,9 +133,16 @@ func TestServeTLS(t *testing.T) {
 	certPEM, keyPEM := selfSigned(t)
 	os.WriteFile(filepath.Join(dir, "tls.crt"), certPEM, 0o600)
 	os.WriteFile(filepath.Join(dir, "tls.key"), keyPEM, 0o600)
+	// A fixed port, so `comandera check -config` finds the server from the file.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
 	e := newEnv(t, `
 server {
-  listen   = "127.0.0.1:0"
+  listen   = "`+addr+`"
   token    = "`+token+`"
   data_dir = "DATA"
   tls {
@@ -164,6 +172,30 @@ printer "p" {
 	resp.Body.Close()
 	if err := json.Unmarshal(b, &h); err != nil || h["status"] != "healthy" {
 		t.Errorf("GET /health over TLS: %d %s", resp.StatusCode, b)
+	}
+	// comandera check finds the local server from its configuration and
+	// trusts exactly the certificate configured there.
+	check := func(args ...string) (int, string) {
+		cmd := exec.Command(bin, append([]string{"check"}, args...)...)
+		cmd.Env = append(os.Environ(), "PRINTER_SECRET=", "RPI4_HTTP_HOST=", "RPI4_HTTP_PORT=")
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode(), string(out)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0, string(out)
+	}
+	if code, out := check("-config", e.cfg); code != 0 || !strings.Contains(out, "✅ reached https://"+addr) {
+		t.Errorf("check -config: exit %d\n%s", code, out)
+	}
+	if code, out := check("-url", p.url, "-token", token, "-ca", filepath.Join(e.dir, "tls.crt")); code != 0 {
+		t.Errorf("check -ca: exit %d\n%s", code, out)
+	}
+	if code, out := check("-url", p.url, "-token", token); code != 1 || !strings.Contains(out, "certificate") {
+		t.Errorf("check without the CA: exit %d, want 1 and a certificate error\n%s", code, out)
 	}
 	// Plain HTTP on the TLS port is refused.
 	plain := strings.Replace(p.url, "https://", "http://", 1)
