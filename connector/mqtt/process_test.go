@@ -2,6 +2,7 @@ package mqtt
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -15,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/eclipse/paho.golang/paho"
 )
 
 // The comandera binary, built once per test run by comanderaBin.
@@ -183,6 +186,13 @@ func killAndWill(t *testing.T, brokerURL string, clientTLS *tls.Config, extra st
 	be.waitStatus(tp, true, 15*time.Second)
 	be.publish(tp.Jobs, jobJSON("K1"), nil)
 	waitTickets(t, out, []string{"K1"}, 15*time.Second)
+	// Killed once K1 is recorded printed (its event is out); killed between
+	// the ticket and that record, K1 would be printed again, marked REPRINT,
+	// as it must be.
+	be.waitFor(15*time.Second, "K1's printed event", func(m *paho.Publish) bool {
+		return m.Topic == tp.Events && (bytes.Contains(m.Payload, []byte(`"state":"printed"`)) ||
+			bytes.Contains(m.Payload, []byte(`\"state\":\"printed\"`))) // in an envelope
+	})
 
 	n := len(be.messages(tp.Status))
 	p.kill()
