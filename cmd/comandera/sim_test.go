@@ -28,7 +28,9 @@ func simCmd(t *testing.T, args ...string) (first string, cancel func(), code cha
 	pr, pw := io.Pipe()
 	stderr = &bytes.Buffer{}
 	code = make(chan int, 1)
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		code <- run(ctx, args, strings.NewReader(""), pw, &lockedWriter{w: stderr})
 		pw.Close()
 	}()
@@ -50,7 +52,16 @@ func simCmd(t *testing.T, args ...string) (first string, cancel func(), code cha
 		cancel()
 		t.Fatalf("comandera %q printed nothing", args)
 	}
-	t.Cleanup(cancel)
+	// Stop the sim and wait for it: it writes its last ticket's files as it
+	// exits, which must happen before the test's temp dir is removed.
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Errorf("comandera %q did not stop", args)
+		}
+	})
 	return first, cancel, code, stderr
 }
 
