@@ -870,18 +870,5 @@ func (e *escposInterp) printQR() {
 		return
 	}
 	g := e.r.Block(n*s, n*s, "[QR: "+strings.ToValidUTF8(string(e.qrData), "\uFFFD")+"]")
-	for y, row := range mods {
-		for x := 0; x < len(row); {
-			if !row[x] {
-				x++
-				continue
-			}
-			j := x
-			for j < len(row) && row[j] {
-				j++
-			}
-			g.Fill(x*s, y*s, (j-x)*s, s)
-			x = j
-		}
-	}
+	g.Modules(mods, s)
 }

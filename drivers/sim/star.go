@@ -888,18 +888,5 @@ func (s *starInterp) printQR() {
 		return
 	}
 	g := s.r.Block(n*c, n*c, "[QR: "+strings.ToValidUTF8(string(s.qrData), "\uFFFD")+"]")
-	for y, row := range mods {
-		for x := 0; x < len(row); {
-			if !row[x] {
-				x++
-				continue
-			}
-			j := x
-			for j < len(row) && row[j] {
-				j++
-			}
-			g.Fill(x*c, y*c, (j-x)*c, c)
-			x = j
-		}
-	}
+	g.Modules(mods, c)
 }

@@ -583,6 +583,28 @@ func (g Region) Fill(x, y, w, h int) {
 	}
 }
 
+// Modules draws a matrix of square modules (a QR code), cell dots a side,
+// true = black, indexed [y][x]; runs of black modules are filled at once.
+func (g Region) Modules(mods [][]bool, cell int) {
+	if !g.r.cfg.Render {
+		return
+	}
+	for y, row := range mods {
+		for x := 0; x < len(row); {
+			if !row[x] {
+				x++
+				continue
+			}
+			j := x
+			for j < len(row) && row[j] {
+				j++
+			}
+			g.Fill(x*cell, y*cell, (j-x)*cell, cell)
+			x = j
+		}
+	}
+}
+
 // Bits draws a 1-bit image of w × h dots whose rows are stride bytes, most
 // significant bit first (the layout of GS v 0 data), each dot scaled to
 // sx × sy. Rows missing from bits are left blank.
