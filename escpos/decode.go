@@ -338,16 +338,8 @@ func decTruncated(b []byte, r decResult) Command {
 	return c
 }
 
-// result is the outcome of split. When the command is complete, n > 0. When
-// it is not, n == 0 and need is the smallest total length at which decoding
-// can progress (more than len(b)); hdr > 0 tells where Data would start and
-// cmd has Op and Args set (the header is complete).
-type decResult struct {
-	cmd  Command
-	n    int
-	need int64
-	hdr  int
-}
+// decResult is the outcome of decSplit (see splitResult).
+type decResult = splitResult[Command]
 
 // decFixedESC, decFixedGS and decFixedFS give the number of fixed parameter bytes of
 // ESC x, GS x and FS x; -1 means unknown and -2 a command decoded specially.

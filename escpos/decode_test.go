@@ -250,8 +250,8 @@ func TestDecoderOversize(t *testing.T) {
 			if d.Pending() > 1000+int64(len(body)) {
 				t.Fatalf("pending %d", d.Pending())
 			}
-			if len(d.buf) > 1000 {
-				t.Fatalf("chunk %d: buffered %d bytes, more than MaxCommand", chunk, len(d.buf))
+			if len(d.s.buf) > 1000 {
+				t.Fatalf("chunk %d: buffered %d bytes, more than MaxCommand", chunk, len(d.s.buf))
 			}
 		}
 		d.End(func(c Command) { got = append(got, c) })
@@ -371,8 +371,8 @@ func FuzzDecode(f *testing.F) {
 		for _, c := range append(cuts, len(in)) {
 			small.Feed(in[prev:c], func(Command) {})
 			prev = c
-			if len(small.buf) > 64 {
-				t.Fatalf("buffered %d > 64", len(small.buf))
+			if len(small.s.buf) > 64 {
+				t.Fatalf("buffered %d > 64", len(small.s.buf))
 			}
 		}
 	})

@@ -387,12 +387,7 @@ func starTruncated(b []byte, r starResult) StarCommand {
 }
 
 // starResult is the outcome of starSplit, as decResult is of decSplit.
-type starResult struct {
-	cmd  StarCommand
-	n    int
-	need int64
-	hdr  int
-}
+type starResult = splitResult[StarCommand]
 
 // starFixedESC, starFixedGS and starFixedRS give the number of fixed
 // parameter bytes of ESC x, ESC GS x and ESC RS x in line mode; -1 means

@@ -301,8 +301,8 @@ func TestStarDecoderOversize(t *testing.T) {
 				c.Args, c.Data, c.Raw = slices.Clone(c.Args), slices.Clone(c.Data), nil
 				got = append(got, c)
 			})
-			if len(d.buf) > 1000 {
-				t.Fatalf("chunk %d: buffered %d bytes, more than MaxCommand", chunk, len(d.buf))
+			if len(d.s.buf) > 1000 {
+				t.Fatalf("chunk %d: buffered %d bytes, more than MaxCommand", chunk, len(d.s.buf))
 			}
 		}
 		d.End(func(c StarCommand) { got = append(got, c) })
@@ -395,8 +395,8 @@ func FuzzStarDecode(f *testing.F) {
 		for _, c := range append(cuts, len(in)) {
 			small.Feed(in[prev:c], func(StarCommand) {})
 			prev = c
-			if len(small.buf) > 300 {
-				t.Fatalf("buffered %d > 300", len(small.buf))
+			if len(small.s.buf) > 300 {
+				t.Fatalf("buffered %d > 300", len(small.s.buf))
 			}
 		}
 	})
