@@ -227,6 +227,13 @@ printer "bar" {
 #   # {"body": "<the JSON as a string>", "signature": "sha256=…"}.
 #   envelope       = false
 #
+#   # The MQTT version: "auto" speaks MQTT 5 and, when the broker refuses it
+#   # (a broker that speaks only 3.1.1), MQTT 3.1.1; "5" or "3.1.1" force one.
+#   # Over 3.1.1 the envelope is always on (there are no user properties),
+#   # answers go to <prefix>/replies (there is no response topic), and the
+#   # session lasts as long as the broker keeps it (no session_expiry).
+#   protocol       = "auto"
+#
 #   # Optional: a CA to verify the broker (default: the system's) and a client
 #   # certificate and key for mutual TLS (AWS IoT Core needs them).
 #   tls {

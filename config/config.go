@@ -180,6 +180,13 @@ type Plugin struct {
 	SHA256Range hcl.Range
 }
 
+// The values of a connector "mqtt" block's protocol.
+const (
+	ProtocolAuto = "auto"
+	Protocol5    = "5"
+	Protocol311  = "3.1.1"
+)
+
 // MQTT is the connector "mqtt" block.
 type MQTT struct {
 	// Broker is the broker URL as written; BrokerURL its parsed form, with a
@@ -198,6 +205,9 @@ type MQTT struct {
 	// {"body": "<JSON text>", "signature": "sha256=…"}, for brokers or
 	// bridges that drop MQTT 5 user properties (MQTT 3.1.1).
 	Envelope bool
+	// Protocol is the MQTT version spoken: ProtocolAuto (MQTT 5, falling
+	// back to 3.1.1 when the broker refuses 5), Protocol5 or Protocol311.
+	Protocol string
 	// TLS is the tls block (CA, client certificate and key), or nil.
 	TLS   *TLS
 	Range hcl.Range

@@ -104,6 +104,8 @@ type mqttBody struct {
 	SessionExpiry      *string           `hcl:"session_expiry,optional"`
 	SessionExpiryRange hcl.Range         `hcl:"session_expiry,attr_value_range"`
 	Envelope           bool              `hcl:"envelope,optional"`
+	Protocol           *string           `hcl:"protocol,optional"`
+	ProtocolRange      hcl.Range         `hcl:"protocol,attr_value_range"`
 	TLS                *connectorTLSBody `hcl:"tls,block"`
 }
 
@@ -470,6 +472,15 @@ func (d *decoder) decodeConnectors(blocks []*hcl.Block) {
 		if m.KeepAlive%time.Second != 0 || m.KeepAlive > 65535*time.Second {
 			d.add(errAt(mb.KeepAliveRange, "Invalid keepalive", fmt.Sprintf("%s: want whole seconds from 1s to 65535s.", m.KeepAlive)))
 			ok = false
+		}
+		m.Protocol = ProtocolAuto
+		if mb.Protocol != nil {
+			switch m.Protocol = *mb.Protocol; m.Protocol {
+			case ProtocolAuto, Protocol5, Protocol311:
+			default:
+				d.add(errAt(mb.ProtocolRange, "Invalid protocol", fmt.Sprintf("%q: want \"auto\" (MQTT 5, or 3.1.1 when the broker refuses 5), \"5\" or \"3.1.1\".", m.Protocol)))
+				ok = false
+			}
 		}
 		m.SessionExpiry, ok = d.duration(mb.SessionExpiry, mb.SessionExpiryRange, DefaultSessionExpiry, true, ok)
 		if m.SessionExpiry%time.Second != 0 || m.SessionExpiry > (1<<32-1)*time.Second {

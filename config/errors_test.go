@@ -257,6 +257,7 @@ connector "mqtt" {
   topic_prefix   = "comandera/#"
   keepalive      = "1.5s"
   session_expiry = "-1s"
+  protocol       = "3"
   tls {
     cert = "client.pem"
   }
@@ -288,8 +289,9 @@ connector "amqp" {}
 				`printers.hcl:37:20: Invalid topic_prefix; "comandera/#": a topic prefix cannot contain the wildcards + or # (or NUL).`,
 				`printers.hcl:38:20: Invalid keepalive; 1.5s: want whole seconds from 1s to 65535s.`,
 				`printers.hcl:39:20: Invalid duration; "-1s": the duration cannot be negative.`,
-				`printers.hcl:41:12: Incomplete client certificate; A client certificate needs both cert and key.`,
-				`printers.hcl:44:11: Unknown connector; There is no connector "amqp"; the connector is "mqtt".`,
+				`printers.hcl:40:20: Invalid protocol; "3": want "auto" (MQTT 5, or 3.1.1 when the broker refuses 5), "5" or "3.1.1".`,
+				`printers.hcl:42:12: Incomplete client certificate; A client certificate needs both cert and key.`,
+				`printers.hcl:45:11: Unknown connector; There is no connector "amqp"; the connector is "mqtt".`,
 			},
 		},
 		{

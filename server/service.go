@@ -80,6 +80,7 @@ const MQTTSink = "mqtt"
 type ConnectorInfo struct {
 	Broker        string    `json:"broker"`
 	ClientID      string    `json:"client_id,omitempty"`
+	Protocol      string    `json:"protocol,omitempty"` // the MQTT version in use: "5" or "3.1.1"
 	Connected     bool      `json:"connected"`
 	Since         time.Time `json:"since,omitzero"`       // when the connection last went up or down
 	LastError     string    `json:"last_error,omitempty"` // why it is not connected

@@ -162,6 +162,7 @@ type checkStatus struct {
 type checkConnector struct {
 	Broker        string `json:"broker"`
 	ClientID      string `json:"client_id"`
+	Protocol      string `json:"protocol"`
 	Connected     bool   `json:"connected"`
 	LastError     string `json:"last_error"`
 	PendingEvents int    `json:"pending_events"`
@@ -336,6 +337,9 @@ func (c *checker) connector(name string, k checkConnector) {
 		waiting += fmt.Sprintf("; %d dropped undelivered since the start, beyond the event sink's bounds", k.DroppedEvents)
 	}
 	if k.Connected {
+		if k.Protocol == "3.1.1" { // the broker refused MQTT 5, or the configuration says so
+			to += " over MQTT 3.1.1"
+		}
 		c.ok("%s: connected to %s (%s)", name, to, waiting)
 		return
 	}

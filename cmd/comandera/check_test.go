@@ -194,6 +194,11 @@ func TestCheckConnector(t *testing.T) {
 	if code != 0 || !strings.Contains(text, "Connectors\n  ✅ mqtt: connected to mqtts://broker.example:8883 as restaurant-12 (no events waiting)") {
 		t.Errorf("exit %d:\n%s", code, text)
 	}
+	info.Store(&server.ConnectorInfo{Broker: "mqtts://broker.example:8883", ClientID: "restaurant-12", Protocol: "3.1.1", Connected: true})
+	code, text = runCheckCmd(t, "-url", u, "-token", checkToken)
+	if code != 0 || !strings.Contains(text, "✅ mqtt: connected to mqtts://broker.example:8883 as restaurant-12 over MQTT 3.1.1 (no events waiting)") {
+		t.Errorf("exit %d:\n%s", code, text)
+	}
 	info.Store(&server.ConnectorInfo{Broker: "mqtts://broker.example:8883", ClientID: "restaurant-12",
 		LastError: "dial tcp 192.0.2.7:8883: connect: connection refused", PendingEvents: 3, DroppedEvents: 2})
 	code, text = runCheckCmd(t, "-url", u, "-token", checkToken)

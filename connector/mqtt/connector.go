@@ -138,9 +138,11 @@ type Connector struct {
 	reqPfx  string
 	started time.Time
 
-	cm   *autopaho.ConnectionManager
-	pubq *boundedQueue
-	sink *queue.Sink // the job events, durable
+	cm     *autopaho.ConnectionManager // the MQTT 5 session; nil with protocol = "3.1.1"
+	sessMu sync.Mutex
+	sess   session // cm, or a session311 after a fallback or with protocol = "3.1.1"
+	pubq   *boundedQueue
+	sink   *queue.Sink // the job events, durable
 
 	stMu    sync.Mutex
 	up      bool
@@ -160,6 +162,8 @@ type Connector struct {
 	once    sync.Once
 
 	connected       atomic.Bool
+	v311            atomic.Bool // speaking MQTT 3.1.1
+	probing         atomic.Bool // tryV311 is running
 	subscribedCount atomic.Uint64
 	connects, connectErrors, received, queued, duplicates, rejected,
 	requests, events, eventRetries, eventsRefused, dropped atomic.Uint64
@@ -169,9 +173,9 @@ type Connector struct {
 // inbound is a message received on P/jobs or P/requests/+.
 type inbound struct {
 	p       *paho.Publish
-	cli     *paho.Client
-	op      string // "" for P/jobs
-	request bool   // received on P/requests/{op}
+	ack     func() error // sends the PUBACK
+	op      string       // "" for P/jobs
+	request bool         // received on P/requests/{op}
 }
 
 // Start starts a connector for svc with the connector "mqtt" block cfg. It
@@ -191,7 +195,6 @@ func Start(svc *server.Service, cfg *config.MQTT, o Options) (*Connector, error)
 	if err != nil {
 		return nil, err
 	}
-	u := brokerURL(cfg.BrokerURL)
 	c := &Connector{
 		svc: svc, cfg: cfg, log: o.Logger, opts: o,
 		topics:  TopicsFor(cfg.TopicPrefix),
@@ -214,12 +217,34 @@ func Start(svc *server.Service, cfg *config.MQTT, o Options) (*Connector, error)
 	// too.
 	c.sink.Rewind()
 
+	if cfg.Protocol == config.Protocol311 {
+		c.v311.Store(true)
+		s := c.newSession311(true)
+		c.sess = s
+		s.start()
+	} else if err := c.startV5(tlsCfg); err != nil {
+		return nil, err
+	}
+	c.wg.Add(3)
+	go c.jobLoop()
+	go c.eventLoop()
+	go c.statusLoop()
+	svc.RegisterConnector("mqtt", c.Info)
+	c.log.Info("mqtt: connecting", "broker", cfg.BrokerURL.Redacted(), "client_id", cfg.ClientID, "protocol", cfg.Protocol,
+		"topic_prefix", cfg.TopicPrefix, "session_expiry", cfg.SessionExpiry, "envelope", cfg.Envelope,
+		"events_pending", c.sink.Pending())
+	return c, nil
+}
+
+// startV5 starts the MQTT 5 session.
+func (c *Connector) startV5(tlsCfg *tls.Config) error {
+	o, cfg := c.opts, c.cfg
 	backoff := autopaho.NewConstantBackoff(o.ReconnectMin)
 	if o.ReconnectMax > o.ReconnectMin {
 		backoff = autopaho.NewExponentialBackoff(o.ReconnectMin, o.ReconnectMax, min(2*o.ReconnectMin, o.ReconnectMax), 2)
 	}
 	cc := autopaho.ClientConfig{
-		ServerUrls:                    []*url.URL{u},
+		ServerUrls:                    []*url.URL{brokerURL(cfg.BrokerURL)},
 		TlsCfg:                        tlsCfg,
 		KeepAlive:                     uint16(cfg.KeepAlive / time.Second),
 		CleanStartOnInitialConnection: false,
@@ -255,18 +280,10 @@ func Start(svc *server.Service, cfg *config.MQTT, o Options) (*Connector, error)
 	}
 	cm, err := autopaho.NewConnection(context.Background(), cc)
 	if err != nil {
-		return nil, fmt.Errorf("mqtt: %w", err)
+		return fmt.Errorf("mqtt: %w", err)
 	}
-	c.cm = cm
-	c.wg.Add(3)
-	go c.jobLoop()
-	go c.eventLoop()
-	go c.statusLoop()
-	svc.RegisterConnector("mqtt", c.Info)
-	c.log.Info("mqtt: connecting", "broker", cfg.BrokerURL.Redacted(), "client_id", cfg.ClientID,
-		"topic_prefix", cfg.TopicPrefix, "session_expiry", cfg.SessionExpiry, "envelope", cfg.Envelope,
-		"events_pending", c.sink.Pending())
-	return c, nil
+	c.cm, c.sess = cm, cm
+	return nil
 }
 
 // Topics returns the connector's topic names.
@@ -276,7 +293,7 @@ func (c *Connector) Topics() Topics { return c.topics }
 func (c *Connector) Connected() bool { return c.connected.Load() }
 
 // AwaitConnection waits until the connection is up or ctx ends.
-func (c *Connector) AwaitConnection(ctx context.Context) error { return c.cm.AwaitConnection(ctx) }
+func (c *Connector) AwaitConnection(ctx context.Context) error { return c.awaitConnection(ctx) }
 
 // Stats returns the connector's counters.
 func (c *Connector) Stats() Stats {
@@ -299,7 +316,7 @@ func (c *Connector) Info() server.ConnectorInfo {
 	c.stMu.Unlock()
 	ss := c.sink.Stats()
 	info := server.ConnectorInfo{
-		Broker: PublicURL(c.cfg.BrokerURL), ClientID: c.cfg.ClientID, Connected: c.connected.Load(), Since: since,
+		Broker: PublicURL(c.cfg.BrokerURL), ClientID: c.cfg.ClientID, Protocol: c.Protocol(), Connected: c.connected.Load(), Since: since,
 		PendingEvents: ss.Pending, DroppedEvents: ss.Dropped + c.eventsRefused.Load(),
 	}
 	if !info.Connected {
@@ -386,7 +403,7 @@ func (c *Connector) Close(ctx context.Context) error {
 			}
 			cancel()
 		}
-		if derr := c.cm.Disconnect(ctx); derr != nil && err == nil {
+		if derr := c.session().Disconnect(ctx); derr != nil && err == nil {
 			err = derr
 		}
 		c.connected.Store(false)
@@ -473,14 +490,7 @@ func (c *Connector) connectPacket(cp *paho.Connect, _ *url.URL) (*paho.Connect, 
 var utf8Format byte = 1
 
 func (c *Connector) onUp(cm *autopaho.ConnectionManager, ca *paho.Connack) {
-	c.setState(true, "", true)
-	c.connected.Store(true)
-	c.connects.Add(1)
-	c.log.Info("mqtt: connected", "broker", c.cfg.BrokerURL.Redacted(), "session_present", ca.SessionPresent)
-	go c.subscribe(cm)
-}
-
-func (c *Connector) subscribe(cm *autopaho.ConnectionManager) {
+	c.connectionUp("session_present", ca.SessionPresent)
 	// RetainHandling 2: a retained message on these topics is never
 	// delivered on subscribing (a retained job would print on every
 	// reconnect once its key left the idempotency window).
@@ -488,10 +498,30 @@ func (c *Connector) subscribe(cm *autopaho.ConnectionManager) {
 		{Topic: c.topics.Jobs, QoS: 1, RetainHandling: 2},
 		{Topic: c.topics.Requests, QoS: 1, RetainHandling: 2},
 	}}
+	go c.subscribe(func(ctx context.Context) ([]byte, error) {
+		sa, err := cm.Subscribe(ctx, sub)
+		if sa != nil {
+			return sa.Reasons, err
+		}
+		return nil, err
+	})
+}
+
+// connectionUp records a new connection; attrs are logged with it.
+func (c *Connector) connectionUp(attrs ...any) {
+	c.setState(true, "", true)
+	c.connected.Store(true)
+	c.connects.Add(1)
+	c.log.Info("mqtt: connected", append([]any{"broker", c.cfg.BrokerURL.Redacted(), "protocol", c.Protocol()}, attrs...)...)
+}
+
+// subscribe subscribes to P/jobs and P/requests/+ with sub, which returns
+// the reason codes of the SUBACK, retrying while the connection is up.
+func (c *Connector) subscribe(sub func(context.Context) ([]byte, error)) {
 	wait := 200 * time.Millisecond
 	for try := 1; ; try++ {
 		ctx, cancel := context.WithTimeout(c.ctx, 30*time.Second)
-		sa, err := cm.Subscribe(ctx, sub)
+		reasons, err := sub(ctx)
 		cancel()
 		if err == nil {
 			break
@@ -500,12 +530,10 @@ func (c *Connector) subscribe(cm *autopaho.ConnectionManager) {
 			return // the next connection subscribes
 		}
 		refused := false
-		if sa != nil {
-			for i, rc := range sa.Reasons {
-				if rc == 0x87 { // not authorized: retrying will not help
-					c.log.Error("mqtt: the broker refused the subscription (check its ACL)", "topic", sub.Subscriptions[min(i, 1)].Topic, "reason_code", rc)
-					refused = true
-				}
+		for i, rc := range reasons {
+			if rc == 0x87 { // not authorized: retrying will not help
+				c.log.Error("mqtt: the broker refused the subscription (check its ACL)", "topic", []string{c.topics.Jobs, c.topics.Requests}[min(i, 1)], "reason_code", rc)
+				refused = true
 			}
 		}
 		if refused || try == 10 {
@@ -538,7 +566,10 @@ func (c *Connector) onConnectError(err error) {
 	c.setState(false, err.Error(), true)
 	c.connectErrors.Add(1)
 	if c.ctx.Err() == nil {
-		c.log.Warn("mqtt: cannot connect to the broker; retrying", "broker", c.cfg.BrokerURL.Redacted(), "err", err)
+		c.log.Warn("mqtt: cannot connect to the broker; retrying", "broker", c.cfg.BrokerURL.Redacted(), "protocol", c.Protocol(), "err", err)
+		if c.cfg.Protocol == config.ProtocolAuto && !c.v311.Load() && refusesV5(err) {
+			go c.tryV311(err)
+		}
 	}
 }
 
@@ -548,8 +579,14 @@ func (c *Connector) onConnectError(err error) {
 // to the job loop (the Receive Maximum bounds how many wait), requests to
 // their own goroutines.
 func (c *Connector) onPublish(pr paho.PublishReceived) (bool, error) {
-	p := pr.Packet
-	m := inbound{p: p, cli: pr.Client}
+	p, cli := pr.Packet, pr.Client
+	c.route(inbound{p: p, ack: func() error { return cli.Ack(p) }})
+	return true, nil
+}
+
+// route sends a received message where it goes.
+func (c *Connector) route(m inbound) {
+	p := m.p
 	switch {
 	case p.Topic == c.topics.Jobs:
 		c.received.Add(1)
@@ -567,7 +604,6 @@ func (c *Connector) onPublish(pr paho.PublishReceived) (bool, error) {
 		c.ack(m)
 		c.log.Debug("mqtt: ignoring a message on an unexpected topic", "topic", truncate(p.Topic, 200))
 	}
-	return true, nil
 }
 
 func (c *Connector) toJobLoop(m inbound) {
@@ -580,7 +616,7 @@ func (c *Connector) toJobLoop(m inbound) {
 // ack acknowledges m to the broker (in order with the messages before it:
 // paho sends acknowledgements in the order the messages came).
 func (c *Connector) ack(m inbound) {
-	if err := m.cli.Ack(m.p); err != nil && !errors.Is(err, paho.ErrPacketNotFound) {
+	if err := m.ack(); err != nil && !errors.Is(err, paho.ErrPacketNotFound) {
 		c.log.Debug("mqtt: acknowledgement not sent", "err", err)
 	}
 }
@@ -842,12 +878,17 @@ func lenientCorrelation(payload []byte) string {
 // encode signs body and applies the envelope option: the payload to
 // publish and its user properties (extra first).
 func (c *Connector) encode(body []byte, extra paho.UserProperties) ([]byte, paho.UserProperties) {
+	return c.encodeAs(body, extra, c.cfg.Envelope || c.v311.Load())
+}
+
+// encodeAs is encode with the envelope on or off.
+func (c *Connector) encodeAs(body []byte, extra paho.UserProperties, envelope bool) ([]byte, paho.UserProperties) {
 	sig := ""
 	if len(c.opts.Secret) > 0 {
 		sig = queue.Sign(c.opts.Secret, body)
 	}
 	props := append(paho.UserProperties{}, extra...)
-	if c.cfg.Envelope {
+	if envelope {
 		env, err := json.Marshal(Envelope{Body: string(body), Signature: sig})
 		if err == nil {
 			return env, props
@@ -923,7 +964,7 @@ func (c *Connector) eventLoop() {
 func (c *Connector) publishEvent(e queue.Entry) bool {
 	wait := 200 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		if err := c.cm.AwaitConnection(c.ctx); err != nil {
+		if err := c.awaitConnection(c.ctx); err != nil {
 			return false
 		}
 		cb, body, err := e.Callback(time.Now(), attempt)
@@ -940,7 +981,7 @@ func (c *Connector) publishEvent(e queue.Entry) bool {
 			{Key: PropTimestamp, Value: fmt.Sprint(cb.Timestamp)},
 			{Key: PropEvent, Value: cb.ID},
 		})
-		pr, err := c.cm.Publish(c.ctx, &paho.Publish{QoS: 1, Topic: c.topics.Events, Payload: payload,
+		pr, err := c.session().Publish(c.ctx, &paho.Publish{QoS: 1, Topic: c.topics.Events, Payload: payload,
 			Properties: &paho.PublishProperties{ContentType: "application/json", PayloadFormat: &utf8Format, User: props}})
 		if err == nil {
 			c.events.Add(1)
@@ -1069,7 +1110,7 @@ func (c *Connector) publishStatus(ctx context.Context, s Status) error {
 		return err
 	}
 	payload, props := c.encode(body, nil)
-	_, err = c.cm.Publish(ctx, &paho.Publish{QoS: 1, Retain: true, Topic: c.topics.Status, Payload: payload,
+	_, err = c.session().Publish(ctx, &paho.Publish{QoS: 1, Retain: true, Topic: c.topics.Status, Payload: payload,
 		Properties: &paho.PublishProperties{ContentType: "application/json", PayloadFormat: &utf8Format, User: props}})
 	return err
 }

@@ -486,25 +486,37 @@ func TestEnvelope(t *testing.T) {
 }
 
 // A connector whose broker is down starts anyway and connects when the
-// broker comes up; a stop while disconnected is prompt.
+// broker comes up; a stop while disconnected is prompt. With MQTT 5 and
+// with 3.1.1.
 func TestStartsWithoutBroker(t *testing.T) {
-	addr := freePort(t)
-	b := newBox(t, "mqtt://"+addr, "box-late").start()
-	deadline := time.Now().Add(5 * time.Second)
-	for b.conn.Stats().ConnectErrors == 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if b.conn.Connected() || b.conn.Stats().ConnectErrors == 0 {
-		t.Fatalf("stats = %+v", b.conn.Stats())
-	}
-	startBroker(t, addr, nil)
-	b.connected()
+	for _, proto := range []string{"auto", "3.1.1"} {
+		t.Run(proto, func(t *testing.T) {
+			addr := freePort(t)
+			b := newBox(t, "mqtt://"+addr, "box-late", withMQTT(`  protocol = "`+proto+`"`)).start()
+			deadline := time.Now().Add(5 * time.Second)
+			for b.conn.Stats().ConnectErrors == 0 && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			if b.conn.Connected() || b.conn.Stats().ConnectErrors == 0 {
+				t.Fatalf("stats = %+v", b.conn.Stats())
+			}
+			if info := b.conn.Info(); info.LastError == "" || info.Connected {
+				t.Errorf("info = %+v", info)
+			}
+			startBroker(t, addr, nil)
+			b.connected()
+			want := map[string]string{"auto": "5", "3.1.1": "3.1.1"}[proto]
+			if got := b.conn.Protocol(); got != want {
+				t.Errorf("protocol %q, want %q", got, want)
+			}
 
-	c := newBox(t, "mqtt://"+freePort(t), "box-never").start()
-	start := time.Now()
-	c.stop()
-	if d := time.Since(start); d > 10*time.Second {
-		t.Errorf("stop took %s: it waits for a broker that is not there", d)
+			c := newBox(t, "mqtt://"+freePort(t), "box-never", withMQTT(`  protocol = "`+proto+`"`)).start()
+			start := time.Now()
+			c.stop()
+			if d := time.Since(start); d > 10*time.Second {
+				t.Errorf("stop took %s: it waits for a broker that is not there", d)
+			}
+		})
 	}
 }
 

@@ -21,7 +21,9 @@
 // # Guarantees
 //
 // The connector connects with MQTT 5 (github.com/eclipse/paho.golang's
-// autopaho, reconnecting with backoff), clean start false and the
+// autopaho, reconnecting with backoff) or, with protocol "3.1.1" or when
+// the broker refuses MQTT 5 (protocol "auto"), with MQTT 3.1.1
+// (github.com/eclipse/paho.mqtt.golang; see session.go), clean start false and the
 // configured session expiry, so the broker keeps the subscription and the
 // QoS 1 messages that arrive while the box is away. It subscribes at QoS 1
 // and acknowledges a job only once it is durably queued (manual

@@ -186,7 +186,12 @@ func TestMosquittoJobAndRequests(t *testing.T) {
 // session's queued messages, as MQTT requires).
 func TestMosquittoOfflineJobsInOrder(t *testing.T) {
 	m := startMosquitto(t, nil)
-	b := productionInFlight(newBox(t, m.url(), "box-mq-off")).start().connected()
+	offlineJobsInOrder(t, m, m.url(), "5")
+}
+
+func offlineJobsInOrder(t *testing.T, m *mosquitto, boxURL, proto string) {
+	b := productionInFlight(newBox(t, boxURL, "box-mq-off")).start().connected()
+	checkProtocol(t, b, proto)
 	tp := b.conn.Topics()
 	be := newBackend(t, m.url(), nil)
 	b.stop()
@@ -218,7 +223,12 @@ func TestMosquittoOfflineJobsInOrder(t *testing.T) {
 // resent messages are deduplicated).
 func TestMosquittoBrokerRestartMidStream(t *testing.T) {
 	m := startMosquitto(t, nil)
-	b := productionInFlight(newBox(t, m.url(), "box-mq-restart")).start().connected()
+	restartMidStream(t, m, m.url(), "5")
+}
+
+func restartMidStream(t *testing.T, m *mosquitto, boxURL, proto string) {
+	b := productionInFlight(newBox(t, boxURL, "box-mq-restart")).start().connected()
+	checkProtocol(t, b, proto)
 	tp := b.conn.Topics()
 
 	// A publisher as a backend would have one: a persistent session and a
@@ -274,14 +284,20 @@ func TestMosquittoBrokerRestartMidStream(t *testing.T) {
 // queued) is delivered again by Mosquitto and printed once.
 func TestMosquittoRedeliveryPrintsOnce(t *testing.T) {
 	m := startMosquitto(t, nil)
-	b := productionInFlight(newBox(t, m.url(), "box-mq-redeliver"))
+	redeliveryPrintsOnce(t, m, m.url(), "5", func(b *box) { b.conn.cm.TerminateConnectionForTest() })
+}
+
+// redeliveryPrintsOnce: drop cuts the box's connection.
+func redeliveryPrintsOnce(t *testing.T, m *mosquitto, boxURL, proto string, drop func(*box)) {
+	b := productionInFlight(newBox(t, boxURL, "box-mq-redeliver"))
 	var drops atomic.Int32
 	b.opts.afterQueue = func(*paho.Publish) {
 		if drops.Add(1) == 1 {
-			b.conn.cm.TerminateConnectionForTest()
+			drop(b)
 		}
 	}
 	b.start().connected()
+	checkProtocol(t, b, proto)
 	tp := b.conn.Topics()
 	be := newBackend(t, m.url(), nil)
 	be.publish(tp.Jobs, jobJSON("MD1"), nil)
@@ -345,4 +361,50 @@ func TestMosquittoMutualTLS(t *testing.T) {
 	t.Run("kill -9 over mTLS", func(t *testing.T) {
 		killAndWill(t, m.url(), f.clientTLS(t), tlsBlock(f.ca.path, f.clientCert, f.clientKey))
 	})
+}
+
+// Mosquitto behind a front that refuses MQTT 5, as a broker that speaks
+// only 3.1.1 does: the box falls back to 3.1.1 and keeps every guarantee
+// (offline jobs in order, a broker restart mid-stream, a redelivery
+// printed once); the retained will marks it offline when the network
+// fails.
+func TestMosquittoMQTT311(t *testing.T) {
+	m := startMosquitto(t, nil)
+	front := startV311Front(t, m.addr)
+	t.Run("offline jobs in order", func(t *testing.T) {
+		offlineJobsInOrder(t, m, front.url(), "3.1.1")
+	})
+	t.Run("broker restart mid-stream", func(t *testing.T) {
+		restartMidStream(t, m, front.url(), "3.1.1")
+	})
+	t.Run("redelivery", func(t *testing.T) {
+		redeliveryPrintsOnce(t, m, front.url(), "3.1.1", func(*box) {
+			front.losePubacks(1) // the one resent on the next connection
+			front.cut(false)
+		})
+	})
+	t.Run("will", func(t *testing.T) {
+		b := productionInFlight(newBox(t, front.url(), "box-mq-311-will")).start().connected()
+		checkProtocol(t, b, "3.1.1")
+		tp := b.conn.Topics()
+		be := newBackend(t, m.url(), nil, tp.Status)
+		envelopedStatus(t, be, tp, 0, true, 5*time.Second)
+		n := len(be.messages(tp.Status))
+		front.cut(true)
+		if s := envelopedStatus(t, be, tp, n, false, 10*time.Second); s.Reason != "connection lost" {
+			t.Errorf("will = %+v", s)
+		}
+		front.cut(false)
+		envelopedStatus(t, be, tp, n+1, true, 10*time.Second)
+	})
+	if front.refusedV5.Load() == 0 {
+		t.Error("the boxes never tried MQTT 5")
+	}
+}
+
+func checkProtocol(t *testing.T, b *box, want string) {
+	t.Helper()
+	if got := b.conn.Protocol(); got != want {
+		t.Fatalf("protocol %q, want %q", got, want)
+	}
 }

@@ -159,9 +159,15 @@ func tlsBlock(ca, cert, key string) string {
 // prints; one with another CA's certificate, or none, is refused; a box
 // that does not trust the broker's certificate does not connect.
 func TestMutualTLS(t *testing.T) {
+	for _, proto := range []string{"auto", "3.1.1"} {
+		t.Run("protocol "+proto, func(t *testing.T) { mutualTLS(t, `  protocol = "`+proto+`"`+"\n") })
+	}
+}
+
+func mutualTLS(t *testing.T, protocol string) {
 	f := newMTLS(t)
 	br := startBroker(t, "", f.serverTLS(t))
-	good := newBox(t, br.url(), "box-mtls", withMQTT(tlsBlock(f.ca.path, f.clientCert, f.clientKey))).start().connected()
+	good := newBox(t, br.url(), "box-mtls", withMQTT(protocol+tlsBlock(f.ca.path, f.clientCert, f.clientKey))).start().connected()
 	tp := good.conn.Topics()
 	be := newBackend(t, br.url(), f.clientTLS(t), tp.Events)
 	be.publish(tp.Jobs, jobJSON("TLS1"), nil)
@@ -174,7 +180,7 @@ func TestMutualTLS(t *testing.T) {
 		{"broker not trusted", tlsBlock(f.rogue.path, f.clientCert, f.clientKey)},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			b := newBox(t, br.url(), "box-refused", withMQTT(c.tls)).start()
+			b := newBox(t, br.url(), "box-refused", withMQTT(protocol+c.tls)).start()
 			deadline := time.Now().Add(5 * time.Second)
 			for b.conn.Stats().ConnectErrors < 2 && time.Now().Before(deadline) {
 				time.Sleep(20 * time.Millisecond)
