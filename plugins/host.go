@@ -394,7 +394,9 @@ func (p *Plugin) call(ctx context.Context, method string, f func(context.Context
 			err = fmt.Errorf("%w: %v", ErrUnavailable, err)
 		}
 		return fmt.Errorf("plugin %q: %s: %w", p.cfg.Name, method, err)
-	case errors.Is(cctx.Err(), context.DeadlineExceeded):
+	case errors.Is(cctx.Err(), context.DeadlineExceeded) || errors.Is(err, ErrTimeout) || pastDeadline(cctx):
+		// The plugin's side may report the deadline (gRPC sends it along)
+		// a moment before this side's timer fires: a timeout either way.
 		p.reset(gen, fmt.Sprintf("%s did not answer within %s", method, timeout))
 		if !errors.Is(err, ErrTimeout) {
 			err = fmt.Errorf("%w: %w", ErrTimeout, err)
@@ -402,6 +404,13 @@ func (p *Plugin) call(ctx context.Context, method string, f func(context.Context
 		return fmt.Errorf("plugin %q: %s: no answer within %s: %w", p.cfg.Name, method, timeout, err)
 	}
 	return fmt.Errorf("plugin %q: %s: %w", p.cfg.Name, method, err)
+}
+
+// pastDeadline reports whether ctx's deadline has passed, whether or not
+// its timer has fired yet.
+func pastDeadline(ctx context.Context) bool {
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
 }
 
 // Info asks the plugin for its Info.
