@@ -380,13 +380,18 @@ func (p *Plugin) call(ctx context.Context, method string, f func(context.Context
 	if timeout <= 0 {
 		timeout = p.host.opts.callTimeout
 	}
+	dl, callerDL := ctx.Deadline()
+	callerFirst := callerDL && !dl.After(time.Now().Add(timeout)) // a timeout would be the caller's
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	err = f(cctx, q)
+	// The plugin's side may report the deadline (gRPC sends it along) a
+	// moment before this side's timer fires: a timeout either way.
+	timedOut := err != nil && (errors.Is(cctx.Err(), context.DeadlineExceeded) || errors.Is(err, ErrTimeout) || pastDeadline(cctx))
 	switch {
 	case err == nil:
 		return nil
-	case ctx.Err() != nil:
+	case ctx.Err() != nil || (callerFirst && timedOut):
 		return fmt.Errorf("plugin %q: %s: %w", p.cfg.Name, method, err)
 	case errors.Is(err, ErrUnavailable) || p.exited(gen):
 		p.reset(gen, "crashed during "+method)
@@ -394,9 +399,7 @@ func (p *Plugin) call(ctx context.Context, method string, f func(context.Context
 			err = fmt.Errorf("%w: %v", ErrUnavailable, err)
 		}
 		return fmt.Errorf("plugin %q: %s: %w", p.cfg.Name, method, err)
-	case errors.Is(cctx.Err(), context.DeadlineExceeded) || errors.Is(err, ErrTimeout) || pastDeadline(cctx):
-		// The plugin's side may report the deadline (gRPC sends it along)
-		// a moment before this side's timer fires: a timeout either way.
+	case timedOut:
 		p.reset(gen, fmt.Sprintf("%s did not answer within %s", method, timeout))
 		if !errors.Is(err, ErrTimeout) {
 			err = fmt.Errorf("%w: %w", ErrTimeout, err)
