@@ -27,6 +27,28 @@ type profileEntry struct {
 	*core.Profile
 }
 
+// loadProfiles returns the built-in profiles plus those the profile blocks
+// of the configuration at path add or override (path "": ./printers.hcl if
+// there is one), and the file they came from ("" for none). Diagnostics go
+// to stderr; ok is false when the file has errors.
+func loadProfiles(path, cmd string, stderr io.Writer) (profiles core.Profiles, source string, ok bool) {
+	if path == "" {
+		if st, err := os.Stat("printers.hcl"); err == nil && st.Mode().IsRegular() {
+			path = "printers.hcl"
+		}
+	}
+	if path == "" {
+		return core.Builtin(), "", true
+	}
+	cfg, diags := config.Load(path)
+	config.WriteDiagnostics(stderr, diags)
+	if diags.HasErrors() {
+		fmt.Fprintf(stderr, "comandera %s: %s has errors\n", cmd, path)
+		return nil, "", false
+	}
+	return cfg.Profiles, path, true
+}
+
 // runProfiles is `comandera profiles [-config FILE] [-json] [NAME…]`.
 func runProfiles(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("profiles", flag.ContinueOnError)
@@ -51,21 +73,9 @@ Flags:`)
 		return 2
 	}
 	builtin := core.Builtin()
-	profiles, source := builtin, ""
-	path := *cfgPath
-	if path == "" {
-		if st, err := os.Stat("printers.hcl"); err == nil && st.Mode().IsRegular() {
-			path = "printers.hcl"
-		}
-	}
-	if path != "" {
-		cfg, diags := config.Load(path)
-		config.WriteDiagnostics(stderr, diags)
-		if diags.HasErrors() {
-			fmt.Fprintf(stderr, "comandera profiles: %s has errors\n", path)
-			return 1
-		}
-		profiles, source = cfg.Profiles, path
+	profiles, source, ok := loadProfiles(*cfgPath, "profiles", stderr)
+	if !ok {
+		return 1
 	}
 	names := profiles.Names()
 	if fs.NArg() > 0 {

@@ -19,19 +19,22 @@ func init() {
 // maxRenderInput bounds the bytes `comandera render` reads.
 const maxRenderInput = 64 << 20
 
-// runRender is `comandera render [-profile NAME] [-o OUT.png] [-text] IN`.
+// runRender is `comandera render [-config FILE] [-profile NAME] [-o OUT.png] [-text] IN`.
 func runRender(_ context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("render", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "configuration `FILE` whose profile blocks to include (default ./printers.hcl if present)")
 	profile := fs.String("profile", core.DefaultProfile, "printer `profile` whose resolution and code pages to use")
 	out := fs.String("o", "", "write the roll as a PNG to `FILE`")
 	text := fs.Bool("text", false, "print the transcript on stdout")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, `Usage: comandera render [-profile NAME] -o OUT.png [-text] IN
+		fmt.Fprintln(stderr, `Usage: comandera render [-config FILE] [-profile NAME] -o OUT.png [-text] IN
 
 Interprets IN (a file of raw printer bytes, or - for stdin) as the printer
 would and draws the whole roll as one PNG, cuts as dashed lines. -text
-prints what was printed as text. Warnings (unknown commands, bad barcode
+prints what was printed as text. The profile is a built-in one or one of
+the configuration's profile blocks (-config, else ./printers.hcl if there
+is one). Warnings (unknown commands, bad barcode
 data…) go to stderr.
 
 Flags:`)
@@ -51,7 +54,11 @@ Flags:`)
 		fmt.Fprintf(stderr, "comandera render: %v\n", err)
 		return 1
 	}
-	p, err := core.Builtin().Lookup(*profile)
+	profiles, _, ok := loadProfiles(*cfgPath, "render", stderr)
+	if !ok {
+		return 1
+	}
+	p, err := profiles.Lookup(*profile)
 	if err != nil {
 		return fail(err)
 	}

@@ -24,6 +24,7 @@ func runSim(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	listen := fs.String("listen", "", "serve raw TCP jobs on `ADDR` (like port 9100), e.g. 127.0.0.1:9100")
 	usePTY := fs.Bool("pty", false, "act as a serial printer on a new pseudo-terminal; its path is printed on stdout")
 	out := fs.String("out", "", "write each ticket's PNG, transcript and sidecar to `DIR`")
+	cfgPath := fs.String("config", "", "configuration `FILE` whose profile blocks to include (default ./printers.hcl if present)")
 	profile := fs.String("profile", core.DefaultProfile, "printer `profile`")
 	noRender := fs.Bool("no-render", false, "write transcripts and sidecars only, no PNG")
 	cfg := &sim.Config{}
@@ -58,7 +59,11 @@ Flags:`)
 		fmt.Fprintf(stderr, "comandera sim: %v\n", err)
 		return 1
 	}
-	p, err := core.Builtin().Lookup(*profile)
+	profiles, _, ok := loadProfiles(*cfgPath, "sim", stderr)
+	if !ok {
+		return 1
+	}
+	p, err := profiles.Lookup(*profile)
 	if err != nil {
 		return fail(err)
 	}

@@ -279,11 +279,42 @@ func TestRender(t *testing.T) {
 	if img == nil || img.Bounds().Dx() != 384 {
 		t.Errorf("58 mm roll: %v", img)
 	}
+	// A profile block of a configuration file.
+	cfg := filepath.Join(dir, "profiles.hcl")
+	if err := os.WriteFile(cfg, []byte(`profile "narrow-48" {
+  base           = "generic-58mm"
+  dots_per_line  = 288
+  font_a_columns = 24
+  font_b_columns = 32
+}
+printer "labels" {
+  profile = "narrow-48"
+  sim { output = "out" }
+}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	broken := filepath.Join(dir, "broken.hcl")
+	if err := os.WriteFile(broken, []byte("profile \"x\" {\n  dots_per_line = \"wide\"\n}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stderr.Reset()
+	if c := run(context.Background(), []string{"render", "-config", cfg, "-profile", "narrow-48", "-o", out, in}, nil, &stdout, &stderr); c != 0 {
+		t.Fatalf("render -config: exit %d: %s", c, stderr.String())
+	}
+	f, _ = os.Open(out)
+	img, _ = png.Decode(f)
+	f.Close()
+	if img == nil || img.Bounds().Dx() != 288 {
+		t.Errorf("narrow-48 roll: %v", img)
+	}
 	for _, tc := range []struct {
 		args []string
 		code int
 		msg  string
 	}{
+		{[]string{"render", "-config", broken, "-profile", "x", "-text", in}, 1, "broken.hcl:2:"},
+		{[]string{"sim", "-config", broken, "-listen", "127.0.0.1:0", "-out", dir}, 1, "broken.hcl has errors"},
 		{[]string{"render", "-profile", "nope", "-text", in}, 1, "unknown profile"},
 		{[]string{"render", "-profile", "star-tsp650", "-text", in}, 0, "warning: "}, // ESC/POS bytes on a Star Line Mode printer
 		{[]string{"render", "-text", filepath.Join(dir, "missing")}, 1, "no such file"},
