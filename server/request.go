@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -267,6 +268,37 @@ func decodeStrict(body []byte, v any, fields []string) error {
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return &RequestError{Code: CodeInvalidJSON, Message: "unexpected data after the JSON object"}
+	}
+	return checkKeys(body, fields)
+}
+
+// checkKeys checks the names of a valid JSON object's members against
+// fields, exactly: encoding/json matches them regardless of case, and takes
+// the last of two members with the same name, where a request with either
+// is a mistake to report.
+func checkKeys(body []byte, fields []string) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if _, err := dec.Token(); err != nil { // {
+		return jsonError(err, fields)
+	}
+	seen := make(map[string]bool, len(fields))
+	var skip json.RawMessage
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return jsonError(err, fields)
+		}
+		name, _ := t.(string)
+		if !slices.Contains(fields, name) {
+			return &RequestError{Code: CodeUnknownField, Message: fmt.Sprintf("unknown field %q; the fields are %s (names are case-sensitive)", name, strings.Join(fields, ", "))}
+		}
+		if seen[name] {
+			return &RequestError{Code: CodeInvalidRequest, Message: fmt.Sprintf("field %q appears twice", name)}
+		}
+		seen[name] = true
+		if err := dec.Decode(&skip); err != nil {
+			return jsonError(err, fields)
+		}
 	}
 	return nil
 }

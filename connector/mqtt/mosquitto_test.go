@@ -284,16 +284,16 @@ func restartMidStream(t *testing.T, m *mosquitto, boxURL, proto string) {
 // queued) is delivered again by Mosquitto and printed once.
 func TestMosquittoRedeliveryPrintsOnce(t *testing.T) {
 	m := startMosquitto(t, nil)
-	redeliveryPrintsOnce(t, m, m.url(), "5", func(b *box) { b.conn.cm.TerminateConnectionForTest() })
+	redeliveryPrintsOnce(t, m, m.url(), "5", func(b *box, _ *paho.Publish) { b.conn.cm.TerminateConnectionForTest() })
 }
 
 // redeliveryPrintsOnce: drop cuts the box's connection.
-func redeliveryPrintsOnce(t *testing.T, m *mosquitto, boxURL, proto string, drop func(*box)) {
+func redeliveryPrintsOnce(t *testing.T, m *mosquitto, boxURL, proto string, drop func(*box, *paho.Publish)) {
 	b := productionInFlight(newBox(t, boxURL, "box-mq-redeliver"))
 	var drops atomic.Int32
-	b.opts.afterQueue = func(*paho.Publish) {
+	b.opts.afterQueue = func(p *paho.Publish) {
 		if drops.Add(1) == 1 {
-			drop(b)
+			drop(b, p)
 		}
 	}
 	b.start().connected()
@@ -378,8 +378,8 @@ func TestMosquittoMQTT311(t *testing.T) {
 		restartMidStream(t, m, front.url(), "3.1.1")
 	})
 	t.Run("redelivery", func(t *testing.T) {
-		redeliveryPrintsOnce(t, m, front.url(), "3.1.1", func(*box) {
-			front.losePubacks(1) // the one resent on the next connection
+		redeliveryPrintsOnce(t, m, front.url(), "3.1.1", func(_ *box, p *paho.Publish) {
+			front.losePuback(p.PacketID) // the PUBACK resent on the next connection
 			front.cut(false)
 		})
 	})

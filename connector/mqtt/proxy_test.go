@@ -23,7 +23,7 @@ type v311Front struct {
 
 	refusedV5   atomic.Int32 // MQTT 5 CONNECTs refused
 	passed      atomic.Int32 // connections passed through
-	dropPubacks atomic.Int32 // PUBACKs from clients still to drop
+	dropPuback  atomic.Int32 // 1 + the packet ID of a PUBACK from a client to lose; 0 for none
 
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
@@ -47,8 +47,8 @@ func startV311Front(t testing.TB, backend string) *v311Front {
 
 func (f *v311Front) url() string { return "mqtt://" + f.ln.Addr().String() }
 
-// losePubacks makes the next n PUBACKs from clients disappear.
-func (f *v311Front) losePubacks(n int32) { f.dropPubacks.Store(n) }
+// losePuback makes the next PUBACK from a client for packet id disappear.
+func (f *v311Front) losePuback(id uint16) { f.dropPuback.Store(int32(id) + 1) }
 
 // cut closes every connection, as if the network failed; with refuse set,
 // new connections are closed at once until cut(false).
@@ -123,8 +123,11 @@ func (f *v311Front) handle(c net.Conn) {
 			if err != nil {
 				return
 			}
-			if pkt[0]>>4 == 4 && f.dropPubacks.Add(-1) >= 0 {
-				continue // lost, as on a failing network
+			if pkt[0]>>4 == 4 && len(pkt) >= 4 {
+				id := int32(binary.BigEndian.Uint16(pkt[2:4])) + 1
+				if f.dropPuback.CompareAndSwap(id, 0) {
+					continue // lost, as on a failing network
+				}
 			}
 			if _, err := b.Write(pkt); err != nil {
 				return

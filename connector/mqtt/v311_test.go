@@ -176,12 +176,12 @@ func TestMQTT311Forced(t *testing.T) {
 	front := startV311Front(t, br.addr)
 	b := newBox(t, front.url(), "box-311f", withMQTT(`  protocol = "3.1.1"`))
 	var drops atomic.Int32
-	b.opts.afterQueue = func(*paho.Publish) {
+	b.opts.afterQueue = func(p *paho.Publish) {
 		if drops.Add(1) == 1 {
 			// The connection dies before the PUBACK, and the PUBACK that
 			// paho.mqtt.golang keeps and sends on the next connection is
 			// lost too: the broker must deliver the job again.
-			front.losePubacks(1)
+			front.losePuback(p.PacketID)
 			front.cut(false)
 		}
 	}
