@@ -21,9 +21,9 @@ type v311Front struct {
 	ln      net.Listener
 	backend string // host:port
 
-	refusedV5   atomic.Int32 // MQTT 5 CONNECTs refused
-	passed      atomic.Int32 // connections passed through
-	dropPuback  atomic.Int32 // 1 + the packet ID of a PUBACK from a client to lose; 0 for none
+	refusedV5  atomic.Int32 // MQTT 5 CONNECTs refused
+	passed     atomic.Int32 // connections passed through
+	dropPuback atomic.Int32 // 1 + the packet ID of a PUBACK from a client to lose; 0 for none
 
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
