@@ -323,8 +323,13 @@ func query(r *http.Request, known ...string) (url.Values, error) {
 	return q, nil
 }
 
-// waitParam reads ?wait=30s (or seconds): 0 when absent.
-func waitParam(q url.Values) (time.Duration, error) {
+// waitParam reads the query of a request that takes only ?wait=30s (or
+// seconds): 0 when absent.
+func waitParam(r *http.Request) (time.Duration, error) {
+	q, err := query(r, "wait")
+	if err != nil {
+		return 0, err
+	}
 	v := q.Get("wait")
 	if !q.Has("wait") {
 		return 0, nil
@@ -387,12 +392,7 @@ func (s *Service) handleStatus(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) handlePrint(w http.ResponseWriter, r *http.Request) {
-	q, err := query(r, "wait")
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	wait, err := waitParam(q)
+	wait, err := waitParam(r)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -439,12 +439,7 @@ func (s *Service) printerFromBody(w http.ResponseWriter, r *http.Request) (strin
 }
 
 func (s *Service) handleTest(w http.ResponseWriter, r *http.Request) {
-	q, err := query(r, "wait")
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	wait, err := waitParam(q)
+	wait, err := waitParam(r)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -538,12 +533,7 @@ func (s *Service) handleCancel(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) handleReprint(w http.ResponseWriter, r *http.Request) {
-	q, err := query(r, "wait")
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	wait, err := waitParam(q)
+	wait, err := waitParam(r)
 	if err != nil {
 		writeError(w, err)
 		return
