@@ -1061,3 +1061,84 @@ func TestPartialWriteRetryIsMarked(t *testing.T) {
 		t.Fatalf("job %s after %d attempts, reprint %v", j.State, j.Attempts, j.Reprint)
 	}
 }
+
+// A subscriber resuming after an event gets the events since it, in order,
+// and is told when some may be missing.
+func TestSubscribeAfter(t *testing.T) {
+	f := newFake()
+	q, _ := openQueue(t, Options{Printers: []PrinterConfig{fast("p", f)}})
+	rec := record(q)
+	var last *Job
+	for range 4 {
+		last = submit(t, q, Request{Printer: "p"})
+	}
+	wait(t, q, last.ID)
+	eventually(t, "all events", func() bool { return len(rec.events()) >= 12 })
+	evs := rec.events()
+	drain := func(s *Subscription) []string {
+		var ids []string
+		for len(s.C) > 0 {
+			ids = append(ids, (<-s.C).ID)
+		}
+		s.Close()
+		return ids
+	}
+	idsOf := func(evs []Event) []string {
+		var ids []string
+		for _, e := range evs {
+			ids = append(ids, e.ID)
+		}
+		return ids
+	}
+	for _, tc := range []struct {
+		name     string
+		after    string
+		want     []string
+		complete bool
+	}{
+		{"from the middle", evs[4].ID, idsOf(evs[5:]), true},
+		{"from the first", evs[0].ID, idsOf(evs[1:]), true},
+		{"from the latest", evs[len(evs)-1].ID, nil, true},
+		{"from before the queue was opened", "00000000000000000000000000", idsOf(evs), false},
+		{"not resuming", "", nil, false},
+	} {
+		s, complete := q.SubscribeAfter(10, tc.after)
+		if got := drain(s); !slices.Equal(got, tc.want) || complete != tc.complete {
+			t.Errorf("%s: %d events, complete %v; want %d, %v", tc.name, len(got), complete, len(tc.want), tc.complete)
+		}
+	}
+}
+
+// The bus keeps at least RecentEvents events, and fewer than twice that.
+func TestRecentEventsBounded(t *testing.T) {
+	var b bus
+	for i := range 3*RecentEvents + 7 {
+		b.publish([]*Event{{ID: fmt.Sprintf("%08d", i)}})
+		if n := len(b.recent); i >= RecentEvents && (n < RecentEvents || n >= 2*RecentEvents) {
+			t.Fatalf("after %d events %d are kept", i+1, n)
+		}
+	}
+	last := 3*RecentEvents + 6
+	if _, complete := b.add(1, fmt.Sprintf("%08d", 10)); complete {
+		t.Error("resuming after an event no longer kept: complete")
+	}
+	s, complete := b.add(1, fmt.Sprintf("%08d", last-5))
+	if !complete || len(s.C) != 5 || (<-s.C).ID != fmt.Sprintf("%08d", last-4) {
+		t.Errorf("resuming 5 events back: complete %v, %d events", complete, len(s.C))
+	}
+}
+
+// Events with large metadata are kept within the byte bound.
+func TestRecentEventsByteBound(t *testing.T) {
+	var b bus
+	meta := json.RawMessage(`{"m":"` + strings.Repeat("x", MaxMetadataBytes-10) + `"}`)
+	for i := range 500 {
+		b.publish([]*Event{{ID: fmt.Sprintf("%08d", i), Job: &Job{Metadata: meta}}})
+		if b.size > 2*recentBytes+MaxMetadataBytes+512 {
+			t.Fatalf("after %d events they take %d bytes", i+1, b.size)
+		}
+	}
+	if min := recentBytes / (MaxMetadataBytes + 512); len(b.recent) < min {
+		t.Errorf("%d events kept, want at least %d", len(b.recent), min)
+	}
+}

@@ -938,7 +938,17 @@ func (q *Queue) Wait(ctx context.Context, id string) (*Job, error) {
 // Subscribe returns a subscription to every job event, buffering up to
 // buffer events (see Subscription for what happens when it is full).
 func (q *Queue) Subscribe(buffer int) *Subscription {
-	return q.bus.add(buffer)
+	s, _ := q.bus.add(buffer, "")
+	return s
+}
+
+// SubscribeAfter is Subscribe for a subscriber resuming after event ID
+// after: the events since it that the queue still keeps in memory (the
+// latest RecentEvents) come first. complete reports whether those are all
+// of them; false when after is older than what is kept, is from before the
+// queue was opened, or is no event ID at all.
+func (q *Queue) SubscribeAfter(buffer int, after string) (s *Subscription, complete bool) {
+	return q.bus.add(buffer, after)
 }
 
 // Depth returns how many jobs are waiting for printer (queued or printing).

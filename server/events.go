@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/comandera/comandera/queue"
 )
 
 // sseHeartbeat is how often an idle event stream sends a comment, so
@@ -18,9 +20,13 @@ const sseHeartbeat = 15 * time.Second
 //	event: job
 //	data: {"event_id":…,"time":…,"previous_state":…,"state":…,"job":{…}}
 //
-// filtered by ?printer= and ?job=. An event stream has no history: a
-// client that connects (or reconnects) late reads the jobs it cares about
-// with GET /jobs/{id}. When the client falls behind and events are
+// filtered by ?printer= and ?job=. A client that reconnects with the
+// Last-Event-ID header (as EventSource does) first gets the events it
+// missed, from the latest queue.RecentEvents kept in memory; when some may
+// be missing (it was away too long, or the server restarted) an
+// "event: gap" message says so first, and the client reads the jobs it
+// cares about with GET /jobs. A client that connects for the first time
+// gets only new events. When the client falls behind and events are
 // dropped, an "event: dropped" message says how many.
 func (s *Service) handleEvents(w http.ResponseWriter, r *http.Request) {
 	q, err := query(r, "printer", "job")
@@ -46,7 +52,11 @@ func (s *Service) handleEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	rc := http.NewResponseController(w)
 	_ = rc.SetWriteDeadline(time.Time{})
-	sub := s.Events(1024)
+	lastID := r.Header.Get("Last-Event-ID")
+	if len(lastID) > 64 {
+		lastID = lastID[:64]
+	}
+	sub, complete := s.EventsAfter(1024, lastID)
 	defer sub.Close()
 
 	h := w.Header()
@@ -56,6 +66,11 @@ func (s *Service) handleEvents(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	bw := bufio.NewWriterSize(w, 8<<10)
 	fmt.Fprintf(bw, "retry: 2000\n: connected; job events follow\n\n")
+	if lastID != "" && !complete {
+		gap, _ := json.Marshal(map[string]string{"last_event_id": lastID,
+			"message": "events after this one may be missing (the server keeps the latest " + fmt.Sprint(queue.RecentEvents) + " at most, none from before a restart); read the jobs again with GET /jobs"})
+		fmt.Fprintf(bw, "event: gap\ndata: %s\n\n", gap)
+	}
 	flush := func() bool {
 		if bw.Flush() != nil {
 			return false

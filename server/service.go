@@ -556,6 +556,12 @@ func (s *Service) Render(ctx context.Context, r *RenderRequest) (*Rendered, erro
 // behind.
 func (s *Service) Events(buffer int) *queue.Subscription { return s.q.Subscribe(buffer) }
 
+// EventsAfter is Events for a client resuming after event ID after (SSE's
+// Last-Event-ID); see queue.SubscribeAfter.
+func (s *Service) EventsAfter(buffer int, after string) (*queue.Subscription, bool) {
+	return s.q.SubscribeAfter(buffer, after)
+}
+
 // PrinterInfo describes a printer for GET /printers and /status.
 type PrinterInfo struct {
 	Name       string            `json:"name"`

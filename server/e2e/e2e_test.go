@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"image/png"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -203,29 +204,7 @@ func TestServe(t *testing.T) {
 		if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
 			t.Fatalf("GET /events: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 		}
-		events := make(chan queue.Event, 100)
-		go func() {
-			sc := bufio.NewScanner(resp.Body)
-			sc.Buffer(make([]byte, 64<<10), 1<<20)
-			var id, typ string
-			for sc.Scan() {
-				line := sc.Text()
-				switch {
-				case strings.HasPrefix(line, "id: "):
-					id = line[4:]
-				case strings.HasPrefix(line, "event: "):
-					typ = line[7:]
-				case strings.HasPrefix(line, "data: ") && typ == "job":
-					var ev queue.Event
-					if json.Unmarshal([]byte(line[6:]), &ev) == nil && ev.ID == id {
-						events <- ev
-					}
-				case line == "":
-					id, typ = "", ""
-				}
-			}
-			close(events)
-		}()
+		events := jobEvents(sseMessages(resp.Body))
 
 		var j job
 		st, body := p.do("POST", "/print", map[string]any{
@@ -263,6 +242,63 @@ func TestServe(t *testing.T) {
 		cbs := rc.waitFor(j.ID, "printed")
 		if cbs[len(cbs)-1].Job.Metadata == nil || !bytes.Contains(cbs[len(cbs)-1].Job.Metadata, []byte("8812")) {
 			t.Errorf("callback without the job's metadata: %+v", cbs[len(cbs)-1].Job)
+		}
+	})
+
+	t.Run("SSE resumes after Last-Event-ID", func(t *testing.T) {
+		stream := func(lastID string) (<-chan sseMessage, func()) {
+			req, _ := http.NewRequest("GET", p.url+"/events?printer=kitchen", nil)
+			req.Header.Set("Authorization", "Bearer "+token)
+			if lastID != "" {
+				req.Header.Set("Last-Event-ID", lastID)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil || resp.StatusCode != 200 {
+				t.Fatalf("GET /events: %v %v", resp, err)
+			}
+			return sseMessages(resp.Body), func() { resp.Body.Close() }
+		}
+		msgs, stop := stream("")
+		var j job
+		if st, body := p.do("POST", "/print?wait=10s", map[string]any{"content": "Sigo"}, &j); st != http.StatusOK {
+			t.Fatalf("POST /print: %d %s", st, body)
+		}
+		var ids []string
+		for ev := range jobEvents(msgs) {
+			if ev.Job != nil && ev.Job.ID == j.ID {
+				ids = append(ids, ev.ID)
+				if ev.State == "printed" {
+					break
+				}
+			}
+		}
+		stop()
+		if len(ids) != 3 {
+			t.Fatalf("events of the job: %v", ids)
+		}
+		// Reconnecting after the first: the two after it come first.
+		msgs, stop = stream(ids[0])
+		defer stop()
+		for _, want := range ids[1:] {
+			select {
+			case m := <-msgs:
+				if m.event != "job" || m.id != want {
+					t.Fatalf("replayed %s %s, want job %s", m.event, m.id, want)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("no replay")
+			}
+		}
+		// An ID the server does not keep: a gap message first.
+		msgs, stop2 := stream("00000000000000000000000000")
+		defer stop2()
+		select {
+		case m := <-msgs:
+			if m.event != "gap" || !strings.Contains(m.data, "GET /jobs") {
+				t.Fatalf("first message %+v, want a gap", m)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("no gap message")
 		}
 	})
 
@@ -453,4 +489,50 @@ func TestAuth(t *testing.T) {
 	if st, body := p.do("GET", "/printers", nil, nil); st != 200 {
 		t.Fatalf("after Retry-After with the token: %d %s", st, body)
 	}
+}
+
+// sseMessage is one Server-Sent Events message.
+type sseMessage struct{ id, event, data string }
+
+// sseMessages reads the messages of an event stream until it ends.
+func sseMessages(body io.Reader) <-chan sseMessage {
+	out := make(chan sseMessage, 100)
+	go func() {
+		defer close(out)
+		sc := bufio.NewScanner(body)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		var m sseMessage
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case strings.HasPrefix(line, "id: "):
+				m.id = line[4:]
+			case strings.HasPrefix(line, "event: "):
+				m.event = line[7:]
+			case strings.HasPrefix(line, "data: "):
+				m.data = line[6:]
+			case line == "":
+				if m.event != "" {
+					out <- m
+				}
+				m = sseMessage{}
+			}
+		}
+	}()
+	return out
+}
+
+// jobEvents decodes the job events among msgs.
+func jobEvents(msgs <-chan sseMessage) <-chan queue.Event {
+	out := make(chan queue.Event, 100)
+	go func() {
+		defer close(out)
+		for m := range msgs {
+			var ev queue.Event
+			if m.event == "job" && json.Unmarshal([]byte(m.data), &ev) == nil && ev.ID == m.id {
+				out <- ev
+			}
+		}
+	}()
+	return out
 }
